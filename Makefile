@@ -1,0 +1,65 @@
+# Docker for MLOps: one entry point for students, instructors and CI.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= .demo
+DEMO_PROJECT ?= mlops-kit-demo
+COMPOSE_DEMO = docker compose --project-directory $(DEMO_DIR) -p $(DEMO_PROJECT) -f $(DEMO_DIR)/docker-compose.yml
+PYTEST_OPTS ?=
+
+.PHONY: help setup test test-unit test-docker test-notebooks demo down demo-clean lab grade grade-reference notebooks lock lint bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: ## Install everything: venv, Docker engine, Compose v2, base images (idempotent)
+	@bash scripts/setup/setup.sh
+
+test: ## Run the whole suite: unit, Docker and notebook tests
+	$(PY) -m pytest $(PYTEST_OPTS)
+
+test-unit: ## Only the tests that need no Docker engine (fast)
+	$(PY) -m pytest -m "not docker" $(PYTEST_OPTS)
+
+test-docker: ## Only the tests that run against the Docker engine
+	$(PY) -m pytest -m docker $(PYTEST_OPTS)
+
+demo: ## Bring the reference stack up on localhost:5000 (API) and localhost:5001 (MLflow UI)
+	@$(PY) -m grader workspace --solution --dest $(DEMO_DIR) >/dev/null
+	$(COMPOSE_DEMO) up -d --build --wait
+	$(COMPOSE_DEMO) --profile train run --rm train
+	@echo "API:       http://localhost:5000/health   (POST /predict)"
+	@echo "MLflow UI: http://localhost:5001"
+	@echo "Stop with 'make down' (keeps MLflow data) or 'make demo-clean' (removes it)."
+
+down: ## Stop the demo stack (MLflow data is kept in its volume)
+	@if [ -f $(DEMO_DIR)/docker-compose.yml ]; then $(COMPOSE_DEMO) --profile train down; fi
+
+demo-clean: ## Stop the demo stack and delete its volumes and images
+	@if [ -f $(DEMO_DIR)/docker-compose.yml ]; then $(COMPOSE_DEMO) --profile train down -v --rmi local; fi
+	rm -rf $(DEMO_DIR)
+
+lab: ## Start JupyterLab on the notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=0.0.0.0 --port=8888 --no-browser
+
+grade: ## Grade your submission (this repository)
+	$(PY) -m grader
+
+grade-reference: ## Grade the reference solution (must be 100)
+	$(PY) -m grader --solution
+
+notebooks: ## Regenerate notebooks/*.ipynb from the handouts in labs/
+	$(PY) -m scripts.notebooks sync
+
+lock: ## Re-freeze the pinned dependency sets (needs the engine for the image locks)
+	bash scripts/lock-requirements.sh
+
+lint: ## Ruff on the Python code, hadolint on the reference Dockerfiles
+	$(VENV)/bin/ruff check grader starter tests scripts
+	$(VENV)/bin/hadolint solutions/Dockerfile.mlapp solutions/Dockerfile.mlflow
+
+bench: ## Print timing and size figures (not part of the test suite)
+	$(PY) -m benchmarks.run
+
+clean: ## Remove local caches (not the venv)
+	rm -rf .pytest_cache .ruff_cache grader-results

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One-command setup: venv, Docker engine, Compose v2, base images (idempotent).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/lib.sh"
+venv="${VENV:-.venv}"
+t0=$SECONDS
+
+bash "$here/venv.sh" "$venv"
+bash "$here/engine.sh"
+bash "$here/compose.sh" "$venv"
+bash "$here/stand-ins.sh"
+say "done in $((SECONDS - t0)) s. Next: 'make test' (everything) or 'make demo' (the reference stack)."

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Create the development virtual environment with the pinned dependency set (idempotent).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/lib.sh"
+venv="${1:?usage: venv.sh VENV_DIR}"
+req="${2:-requirements-dev.txt}"
+python="${PYTHON:-python3}"
+
+stamp="$venv/.requirements.sha256"
+want=$(cat "$req" starter/requirements.txt | sha256sum | cut -d' ' -f1)
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  say "virtual environment $venv is up to date"
+  exit 0
+fi
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || die "Python >= 3.10 is needed ($python)"
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+log="$STATE_DIR/pip.log"
+say "installing pinned development dependencies into $venv (log: $log)"
+"$venv/bin/python" -m pip install -q -r "$req" >"$log" 2>&1 || { tail -n 30 "$log" >&2; die "pip install failed; see $log"; }
+echo "$want" > "$stamp"
