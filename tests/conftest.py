@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def hadolint() -> str:
-    path = shutil.which("hadolint")
+    beside = Path(sys.executable).with_name("hadolint")  # the venv's, when it is not activated
+    path = shutil.which("hadolint") or (str(beside) if beside.is_file() else None)
     if not path:
         pytest.fail("hadolint is not on PATH: run `make setup`", pytrace=False)
     return path

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures; kept apart from the test suite."""

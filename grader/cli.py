@@ -1,0 +1,209 @@
+"""Command line: `python -m grader [SUBMISSION]` grades; doctor, rubric, workspace, cleanup help around it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from grader import __version__
+from grader.context import LABEL_RUN
+from grader.results import ERROR, GradeReport
+
+log = logging.getLogger(__name__)
+
+EXIT_FULL, EXIT_PARTIAL, EXIT_CANNOT_GRADE, EXIT_GRADER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+COMMANDS = ("doctor", "rubric", "workspace", "cleanup")
+FORMATS = ("text", "json", "junit", "gradescope", "classroom", "markdown")
+
+EPILOG = f"""\
+commands (give one instead of SUBMISSION_DIR):
+  doctor       check Docker, Compose v2, disk space, base images and hadolint, with a fix for each
+  rubric       print the tasks, checks and points
+  workspace    write a scratch copy of a submission (make demo: workspace --solution --dest .demo)
+  cleanup      remove what killed grading runs left behind (--run ID, or --all)
+  Run `python -m grader COMMAND --help` for a command's options.
+
+exit codes:
+  {EXIT_FULL}    full marks
+  {EXIT_PARTIAL}    graded, but not full marks
+  {EXIT_CANNOT_GRADE}    could not grade: usage error, no Docker engine, not a submission directory
+  {EXIT_GRADER_ERROR}    grader error: a check crashed (status "error"); please report it
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C / SIGTERM); everything the run created was removed
+  When several apply, the highest of 3, 2, 1 wins.
+
+formats: with --output or a --format other than text, the text report goes to stderr (CI logs) and
+the chosen format to --output (or stdout). classroom prints one base64 line for GitHub Classroom's reporter:
+  echo "result=$(python -m grader --format classroom)" >> "$GITHUB_OUTPUT"
+"""
+
+
+def grade_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m grader", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Grade a Docker for MLOps submission from real images, containers "
+                                            "and logs, and say exactly what to fix.")
+    p.add_argument("submission", nargs="?", default=".", metavar="SUBMISSION_DIR",
+                   help="the repository to grade (default: the current directory)")
+    p.add_argument("--solution", action="store_true", help="grade the reference: lay solutions/ over the copy")
+    p.add_argument("--task", dest="tasks", action="append", default=[], metavar="ID",
+                   help="grade only this task (repeatable), e.g. --task 2 --task 3")
+    p.add_argument("--instructor", action="store_true", help="also run hidden checks")
+    p.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    p.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--keep", action="store_true", help="leave containers, images and the scratch copy for debugging")
+    p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
+                   help="multiply every timeout by X on a slow machine (default: 1)")
+    p.add_argument("--workroot", type=Path, metavar="DIR", help="where scratch copies go (default: system temp)")
+    p.add_argument("--no-cache", action="store_true", help="build without the layer cache (slow; cold-build figures)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def exit_code(report: GradeReport) -> int:
+    """Map a report to the documented exit codes (see EPILOG)."""
+    if any(c.status == ERROR for c in report.checks):
+        return EXIT_GRADER_ERROR
+    if [e for e in report.errors if not e.startswith("cleanup:")]:
+        return EXIT_CANNOT_GRADE
+    return EXIT_FULL if report.score >= report.max_score else EXIT_PARTIAL
+
+
+def link_base(env=os.environ) -> str | None:
+    """In GitHub Actions, lab sections in the markdown summary link to the graded commit."""
+    if all(env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA")):
+        return f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/blob/{env['GITHUB_SHA']}"
+    return None
+
+
+class _StderrHandler(logging.Handler):
+    """Looks sys.stderr up on every record so rich's live display can redirect it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+@contextmanager
+def protected_teardown():
+    """The first Ctrl-C interrupts grading; later ones must not cut the teardown short."""
+    pressed = []
+
+    def handler(signum, frame):
+        pressed.append(signum)
+        if len(pressed) == 1:
+            raise KeyboardInterrupt
+        sys.stderr.write("\nstill cleaning up, please wait...\n")
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def terminal(stream) -> dict:
+    """Text-report options: colour and the real width on a terminal; plain, 100 columns otherwise."""
+    if not stream.isatty():
+        return {"color": False}
+    return {"color": True, "width": max(60, shutil.get_terminal_size((100, 24)).columns)}
+
+
+def write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+
+
+def grade_command(argv: list[str]) -> int:
+    parser = grade_parser()
+    args = parser.parse_args(argv)
+    # Imported after parsing so --help works even when a task module is broken.
+    from grader import reporters
+    from grader.context import Options
+    from grader.progress import Progress
+    from grader.rubric import load
+    from grader.workspace import looks_like_submission
+
+    setup_logging(args.verbose)
+    submission = Path(args.submission).resolve()
+    if args.timeout_scale <= 0:
+        parser.error("--timeout-scale must be positive")
+    if not looks_like_submission(submission):
+        print(f"error: {submission} is not a lab submission (no starter/ directory and none of "
+              "Dockerfile.mlapp, Dockerfile.mlflow, docker-compose.yml, .dockerignore). "
+              "Run from the repository root or pass it as SUBMISSION_DIR.", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    rubric = load()
+    try:
+        selected = rubric.select(task_ids=args.tasks or None, instructor=args.instructor)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
+    if not selected:
+        print("Nothing to grade in task(s) " + ", ".join(args.tasks) + ": task 1 is the setup check.",
+              file=sys.stderr)
+        from grader import doctor
+
+        return doctor.main([])
+    from grader.run import grade  # imports every task module
+
+    options = Options(submission=submission, solution=args.solution, task_ids=tuple(args.tasks),
+                      instructor=args.instructor, keep=args.keep, workroot=args.workroot,
+                      timeout_scale=args.timeout_scale, no_cache=args.no_cache)
+    try:
+        with protected_teardown(), Progress(verbose=args.verbose > 0) as progress:
+            report = grade(options=options, on_event=progress)
+    except KeyboardInterrupt:
+        print("\ninterrupted, cleaned up", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a grader bug outside any check: say so plainly (-v shows the traceback)
+        log.debug("grading crashed", exc_info=True)
+        print(f"grader error: {type(exc).__name__}: {exc}\nThis is a fault in the grader, not in your work; "
+              "run with -vv and report the output.", file=sys.stderr)
+        return EXIT_GRADER_ERROR
+    if args.format == "text" and args.output is None:
+        write_output(reporters.render(report, "text", **terminal(sys.stdout)), None)
+    else:  # the terminal summary goes to stderr, the chosen format to --output or stdout
+        sys.stderr.write(reporters.render(report, "text", **terminal(sys.stderr)))
+        extra = {"link_base": link_base()} if args.format == "markdown" else {}
+        write_output(reporters.render(report, args.format, **extra), args.output)
+    if args.output is not None:
+        print(f"{args.format} report written to {args.output}", file=sys.stderr)
+    if args.keep:
+        print(f"--keep: resources labelled {LABEL_RUN}={report.run_id} are still there; "
+              f"remove them with: python -m grader cleanup --run {report.run_id}", file=sys.stderr)
+    return exit_code(report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # never crash on a terminal that cannot show ✔ or ─
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+    if argv and argv[0] in COMMANDS:
+        from grader import commands
+
+        return getattr(commands, argv[0])(argv[1:])
+    return grade_command(argv)

@@ -1,0 +1,149 @@
+"""The CLI's helper commands: rubric, workspace, cleanup (doctor lives in grader.doctor)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from grader.context import LABEL_GRADER, LABEL_RUN
+
+log = logging.getLogger(__name__)
+
+
+def doctor(argv: list[str]) -> int:
+    from grader import doctor as doctor_module
+
+    return doctor_module.main(argv)
+
+
+def rubric(argv: list[str]) -> int:
+    """Print every task and check with its points (hidden checks with --instructor)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.reporters.explain import points
+    from grader.rubric import load
+
+    p = argparse.ArgumentParser(prog="python -m grader rubric", description=rubric.__doc__)
+    p.add_argument("--instructor", action="store_true", help="include hidden checks")
+    p.add_argument("--task", dest="tasks", action="append", default=[], metavar="ID")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    args = p.parse_args(argv)
+    spec = load()
+    try:
+        chosen = {c.id for c in spec.select(task_ids=args.tasks or None, instructor=args.instructor)}
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    tasks = [t for t in spec.tasks if not args.tasks or t.id in args.tasks]
+    if args.format == "json":
+        data = [{"id": t.id, "title": t.title, "section": t.section, "scored": t.scored,
+                 "checks": [{"id": c.id, "title": c.title, "points": c.points, "visibility": c.visibility,
+                             "section": c.section, "hint": c.hint} for c in t.checks if c.id in chosen]}
+                for t in tasks]
+        print(json.dumps({"tasks": data, "max_score": sum(c.points for c in spec.checks if c.id in chosen)},
+                         indent=2))
+        return 0
+    console = Console(width=100 if not sys.stdout.isatty() else None, markup=False, emoji=False, highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Check", no_wrap=True)
+    table.add_column("Points", justify="right")
+    table.add_column("Title")
+    for task in tasks:
+        scored = "" if task.scored else " (not scored)"
+        table.add_row(f"Task {task.id}", "", f"{task.title}{scored} — {task.section}", style="bold")
+        for check in task.checks:
+            if check.id in chosen:
+                flag = " (hidden)" if check.visibility == "hidden" else ""
+                table.add_row(check.id, points(check.points), check.title + flag)
+    console.print(table)
+    console.print(f"Total: {points(sum(c.points for c in spec.checks if c.id in chosen))} points")
+    return 0
+
+
+def workspace(argv: list[str]) -> int:
+    """Write a scratch copy of a submission (with --solution: the reference) to --dest."""
+    from grader.workspace import WorkspaceError, looks_like_submission, prepare
+
+    p = argparse.ArgumentParser(prog="python -m grader workspace", description=workspace.__doc__)
+    p.add_argument("submission", nargs="?", default=".", metavar="SUBMISSION_DIR")
+    p.add_argument("--solution", action="store_true", help="lay solutions/ over the copy")
+    p.add_argument("--dest", type=Path, required=True, metavar="DIR", help="where to write the copy (replaced)")
+    args = p.parse_args(argv)
+    source, dest = Path(args.submission).resolve(), args.dest.resolve()
+    if dest == source or source.is_relative_to(dest):
+        print(f"error: --dest {dest} would replace the submission itself", file=sys.stderr)
+        return 2
+    if dest.exists() and any(dest.iterdir()) and not looks_like_submission(dest):
+        print(f"error: --dest {dest} exists and is not an earlier workspace; refusing to replace it",
+              file=sys.stderr)
+        return 2
+    try:
+        prepare(submission=source, dest=dest, solution=args.solution)
+    except WorkspaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. log files a container wrote into the old copy as another user
+        print(f"error: could not write {dest}: {exc}. Stop what uses it (`make down`) and remove it.",
+              file=sys.stderr)
+        return 2
+    print(dest)
+    return 0
+
+
+def grader_runs(cli) -> set[str]:
+    """Run ids of every grader-labelled container, network, volume and image on the engine."""
+    selector = {"label": f"{LABEL_GRADER}=1"}
+    found: set[str] = set()
+    for items in (cli.containers.list(all=True, filters=selector), cli.networks.list(filters=selector),
+                  cli.volumes.list(filters=selector), cli.images.list(filters=selector)):
+        for item in items:
+            labels = (item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels") or {})
+            if labels.get(LABEL_RUN):
+                found.add(labels[LABEL_RUN])
+    return found
+
+
+def scratch_dirs(run_id: str | None, workroot: Path | None) -> list[Path]:
+    """Scratch copies a run left behind (--keep, or a killed process)."""
+    root = workroot or Path(tempfile.gettempdir())
+    pattern = f"mlops-grader-{run_id}-*" if run_id else "mlops-grader-*"
+    return sorted(p for p in root.glob(pattern) if p.is_dir())
+
+
+def cleanup(argv: list[str]) -> int:
+    """Remove everything a grading run created: containers, networks, volumes, images, scratch copies."""
+    from grader import engine
+
+    p = argparse.ArgumentParser(prog="python -m grader cleanup", description=cleanup.__doc__)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", dest="runs", action="append", metavar="ID", help="one run id (repeatable)")
+    which.add_argument("--all", action="store_true",
+                       help="every grader-labelled resource, including those of a run still in progress")
+    p.add_argument("--workroot", type=Path, metavar="DIR", help="where the runs put scratch copies")
+    args = p.parse_args(argv)
+    try:
+        cli = engine.client()
+    except engine.EngineUnavailable as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    runs = sorted(grader_runs(cli)) if args.all else args.runs
+    problems: list[str] = []
+    for run_id in runs:
+        problems += engine.sweep(cli, run_id=run_id)
+        print(f"removed the resources labelled {LABEL_RUN}={run_id}")
+    for run_id in ([None] if args.all else runs):
+        for path in scratch_dirs(run_id, args.workroot):
+            shutil.rmtree(path, ignore_errors=True)
+            print(f"removed scratch copy {path}")
+    if not runs:
+        print("nothing labelled by the grader was found")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0

@@ -1,0 +1,297 @@
+"""Standalone containers of the built images, the endpoints they serve, and one-off probe containers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from docker.errors import APIError, ImageNotFound, NotFound
+from requests.exceptions import RequestException
+
+from grader import engine
+from grader.context import ResourceError
+from grader.resources import provides
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.", "::1", "::ffff:127.")
+ALL_INTERFACES = ("0.0.0.0", "::")
+LOG_TAIL = 20
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    container: object        # docker.models.containers.Container
+    ip: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+
+def _limits(ctx) -> dict:
+    limits = ctx.options.limits
+    kwargs = {}
+    if limits.memory:
+        kwargs["mem_limit"] = limits.memory
+    if limits.cpus:
+        kwargs["nano_cpus"] = int(limits.cpus * 1e9)
+    if limits.pids:
+        kwargs["pids_limit"] = limits.pids
+    return kwargs
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True, v=True)
+    except NotFound:
+        pass
+
+
+def start_standalone(ctx, role: str):
+    """`docker run -d` of the role's image with its own CMD: no ports, no extra env."""
+    image = ctx.get(f"{role}_image")
+    try:
+        container = ctx.docker.containers.create(image.tag, name=ctx.name(role), labels=ctx.labels,
+                                                 detach=True, **_limits(ctx))
+    except (APIError, ImageNotFound) as exc:
+        raise ResourceError(f"the {role} container could not be created: {exc.explanation or exc}") from None
+    ctx.defer(f"remove container {container.name}", lambda: _remove(container))
+    try:
+        container.start()
+    except APIError as exc:  # e.g. the CMD's executable is not in the image
+        raise ResourceError(f"the {role} container could not start: {exc.explanation or exc}",
+                            expected="the image's CMD to start a server") from None
+    ctx.shared[f"{role}_started"] = time.monotonic()
+    return container
+
+
+@provides("mlapp_container", blame="2.api-answers", depends=("mlapp_image",))
+def mlapp_container(ctx):
+    return start_standalone(ctx, "mlapp")
+
+
+@provides("mlflow_container", blame="5.healthy", depends=("mlflow_image",))
+def mlflow_container(ctx):
+    return start_standalone(ctx, "mlflow")
+
+
+def _seconds(start: str, end: str) -> float | None:
+    def parse(value: str) -> dt.datetime:
+        head, _, frac = value.rstrip("Z").partition(".")
+        return dt.datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}")
+    try:
+        return max((parse(end) - parse(start)).total_seconds(), 0.0)
+    except ValueError:
+        return None
+
+
+def log_tail(container, lines: int = LOG_TAIL) -> str:
+    try:
+        return container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+    except (APIError, RequestException):
+        return ""
+
+
+def exited_error(container, *, blame: str | None = None) -> ResourceError:
+    """A ResourceError saying when and how the container exited, with its last log lines."""
+    state = container.attrs.get("State") or {}
+    code = state.get("ExitCode")
+    after = _seconds(state.get("StartedAt", ""), state.get("FinishedAt", ""))
+    if after is None:
+        when = "after start"
+    elif after < 1:
+        when = "within a second of starting"
+    else:
+        when = f"{after:.0f} second{'s' if round(after) != 1 else ''} after start"
+    tail = log_tail(container)
+    last = next((line for line in reversed(tail.splitlines()) if line.strip()), "(no output)")
+    oom = " (killed: out of memory)" if state.get("OOMKilled") else ""
+    return ResourceError(
+        f"the container exited {when} with code {code}{oom}; last log line: {last.strip()[:300]}",
+        blame=blame, expected="a server that keeps running", details=f"last {LOG_TAIL} log lines:\n{tail}")
+
+
+def ensure_running(container, *, blame: str | None = None) -> None:
+    try:
+        container.reload()
+    except NotFound:
+        raise ResourceError("the container is gone (removed while the grader ran)", blame=blame) from None
+    if container.status not in ("running", "restarting"):
+        raise exited_error(container, blame=blame)
+
+
+def container_ip(container) -> str | None:
+    settings = container.attrs.get("NetworkSettings") or {}
+    if settings.get("IPAddress"):
+        return settings["IPAddress"]
+    for network in (settings.get("Networks") or {}).values():
+        if network.get("IPAddress"):
+            return network["IPAddress"]
+    return None
+
+
+def exposed_ports(attrs: dict) -> list[int]:
+    """TCP ports the image EXPOSEs (Config.ExposedPorts), in order."""
+    ports = (attrs.get("Config") or {}).get("ExposedPorts") or {}
+    return sorted(int(p.split("/")[0]) for p in ports if p.endswith("/tcp"))
+
+
+def reachable(host: str) -> bool:
+    """A listening address other containers can reach (not loopback only)."""
+    return not host.startswith(LOOPBACK)
+
+
+def serving_port(listening: list[tuple[str, int]], exposed: list[int]) -> int | None:
+    """The port the server serves: an EXPOSEd one it listens on, else the lowest it listens on."""
+    ports = sorted({port for _, port in listening})
+    for port in exposed:
+        if port in ports:
+            return port
+    open_ports = sorted({port for host, port in listening if reachable(host)})
+    return (open_ports or ports or [None])[0]
+
+
+def listening_now(container, *, blame: str | None = None) -> list[tuple[str, int]]:
+    """engine.listeners, but a container that exits meanwhile is reported as having exited."""
+    try:
+        return engine.listeners(container)
+    except ResourceError:
+        # A dying container fails the exec before its state says so: let the state settle.
+        for _ in range(6):
+            ensure_running(container, blame=blame)  # raises with the exit code once it has stopped
+            time.sleep(0.5)
+        raise
+
+
+def wait_listening(ctx, container, *, role: str, blame: str | None = None) -> list[tuple[str, int]]:
+    """Listening TCP sockets once there are any (bounded by the ready timeout since start)."""
+    deadline = ctx.shared.get(f"{role}_started", time.monotonic()) + ctx.options.timeout("ready")
+    while True:
+        ensure_running(container, blame=blame)
+        found = listening_now(container, blame=blame)
+        if found or time.monotonic() >= deadline:
+            return found
+        time.sleep(1)
+
+
+def wait_api(ctx, role: str, *, blame: str) -> Endpoint:
+    """Wait until the role's container answers GET /health with 200 on its own non-loopback IP."""
+    container = ctx.get(f"{role}_container")
+    exposed = exposed_ports(ctx.get(f"{role}_image").attrs)
+    timeout = ctx.options.timeout("ready")
+    deadline = max(ctx.shared.get(f"{role}_started", time.monotonic()) + timeout, time.monotonic() + 5)
+    seen, last = [], "no probe ran"
+    while True:
+        ensure_running(container, blame=blame)
+        ip = container_ip(container)
+        seen = listening_now(container, blame=blame)
+        port = serving_port(seen, exposed)
+        if ip and port:
+            answer = engine.http(container, f"http://{ip}:{port}/health", timeout=5)
+            if answer.get("status") == 200:
+                ctx.event("ready", f"{role} answers on port {port}")
+                return Endpoint(container=container, ip=ip, port=port)
+            last = f"GET http://{ip}:{port}/health -> {answer.get('status') or answer.get('error')}"
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    where = ", ".join(f"{h}:{p}" for h, p in seen) or "no TCP port"
+    loopback = seen and not any(reachable(h) for h, _ in seen)
+    why = " (loopback only: other containers cannot reach it)" if loopback else ""
+    raise ResourceError(
+        f"the {role} container did not answer GET /health with 200 within {timeout:.0f} s: it listens on "
+        f"{where}{why}; last probe: {last}", blame=blame,
+        expected="GET /health on the container's IP to answer 200", details=log_tail(container))
+
+
+@provides("mlapp_api", blame="2.api-answers", depends=("mlapp_container",))
+def mlapp_api(ctx) -> Endpoint:
+    return wait_api(ctx, "mlapp", blame="2.api-answers")
+
+
+@provides("mlflow_api", blame="5.healthy", depends=("mlflow_container",))
+def mlflow_api(ctx) -> Endpoint:
+    return wait_api(ctx, "mlflow", blame="5.healthy")
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str               # healthy | unhealthy | starting | none | exited
+    seconds: float            # since the container started
+    budget: float             # what the HEALTHCHECK itself allows
+    last_output: str
+
+
+def healthcheck_budget(config: dict) -> float:
+    """start-period + interval x retries + timeout, as the image's HEALTHCHECK sets them."""
+    check = config.get("Healthcheck") or {}
+    ns = 1e9
+    interval = (check.get("Interval") or 30 * ns) / ns
+    timeout = (check.get("Timeout") or 30 * ns) / ns
+    start = (check.get("StartPeriod") or 0) / ns
+    retries = check.get("Retries") or 3
+    return start + interval * retries + timeout
+
+
+def wait_healthy(ctx, container, *, role: str, config: dict) -> Health:
+    """Poll the container's health until healthy, unhealthy, exit, or its own budget passes."""
+    started = ctx.shared.get(f"{role}_started", time.monotonic())
+    budget = min(healthcheck_budget(config), ctx.options.timeout("ready"))
+    while True:
+        try:
+            container.reload()
+        except NotFound:
+            return Health("exited", time.monotonic() - started, budget, "the container is gone")
+        health = (container.attrs.get("State") or {}).get("Health") or {}
+        status = "exited" if container.status not in ("running", "restarting") else health.get("Status", "none")
+        results = health.get("Log") or []
+        output = (results[-1].get("Output") or "").strip() if results else ""
+        elapsed = time.monotonic() - started
+        if status in ("healthy", "unhealthy", "none", "exited") or elapsed >= budget:
+            return Health(status, elapsed, budget, output)
+        time.sleep(1)
+
+
+PROBE_WRAPPER = ("python3", "python")
+
+
+def run_probe(ctx, image: str, code: str, *, timeout: float | None = None) -> tuple[int, str]:
+    """Run standard-library Python in a one-off root container of `image` (no network); (rc, output)."""
+    timeout = timeout or ctx.options.timeout("exec") * 2
+    last = ""
+    for python in PROBE_WRAPPER:
+        try:
+            container = ctx.docker.containers.create(
+                image, entrypoint=[python, "-c", code], command=[], user="0", network_disabled=True,
+                labels=ctx.labels, detach=True, **_limits(ctx))
+        except APIError as exc:
+            raise ResourceError(f"could not create a probe container of {image}: {exc.explanation or exc}") from None
+        try:
+            try:
+                container.start()
+            except APIError as exc:  # this python is not in the image: try the next name
+                last = str(exc.explanation or exc)
+                continue
+            try:
+                rc = container.wait(timeout=timeout).get("StatusCode", 1)
+            except (RequestException, APIError):
+                raise ResourceError(f"a probe in {image} did not finish within {timeout:.0f} s") from None
+            return rc, container.logs().decode("utf-8", "replace")
+        finally:
+            _remove(container)
+    raise ResourceError(f"{image} has no python3 or python to run the grader's probe: {last}")
+
+
+def probe_json(ctx, image: str, code: str):
+    """run_probe for code that prints one JSON document last."""
+    rc, out = run_probe(ctx, image, code)
+    try:
+        return json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise ResourceError(f"the probe in {image} failed (exit {rc}): {out.strip()[-300:]}") from None
+

@@ -1,0 +1,126 @@
+"""A throwaway local registry, and pushing/pulling images to it with timeouts."""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from grader.context import ResourceError
+from grader.resources import provides
+
+log = logging.getLogger(__name__)
+
+REGISTRY_IMAGE = "registry:2"
+REGISTRY_PORT = "5000/tcp"
+
+
+@dataclass(frozen=True)
+class LocalRegistry:
+    container: object
+    port: int
+
+    @property
+    def address(self) -> str:
+        # "localhost" needs no insecure-registry setting in the engine, unlike a LAN address.
+        return f"localhost:{self.port}"
+
+    def ref(self, repository: str) -> str:
+        return f"{self.address}/{repository}"
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status == 200
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401  # an auth-protected registry answers too
+    except OSError:
+        return False
+
+
+@provides("registry", blame="8.push-pull", depends=())
+def registry(ctx) -> LocalRegistry:
+    cli = ctx.docker
+    try:
+        cli.images.get(REGISTRY_IMAGE)
+    except ImageNotFound:
+        raise ResourceError(f"the image {REGISTRY_IMAGE} is not on this machine: run `docker pull "
+                            f"{REGISTRY_IMAGE}` (or `python -m grader doctor`)") from None
+    try:
+        container = cli.containers.run(
+            REGISTRY_IMAGE, detach=True, name=ctx.name("registry"), labels=ctx.labels,
+            ports={REGISTRY_PORT: ("127.0.0.1", None)})
+    except (APIError, DockerException) as exc:
+        raise ResourceError(f"could not start a local registry: {exc}") from None
+    ctx.defer("remove the local registry", lambda: container.remove(force=True, v=True))
+    deadline = time.monotonic() + ctx.options.timeout("ready")
+    port = None
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status != "running":
+            break
+        bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(REGISTRY_PORT) or []
+        port = int(bindings[0]["HostPort"]) if bindings else None
+        if port and _answers(f"http://127.0.0.1:{port}/v2/"):
+            ctx.event("registry", f"local registry on 127.0.0.1:{port}")
+            return LocalRegistry(container=container, port=port)
+        time.sleep(0.5)
+    logs = container.logs(tail=20).decode("utf-8", "replace")
+    raise ResourceError(f"the local registry did not answer /v2/ (status {container.status}, port {port})",
+                        details=logs)
+
+
+def tag(cli, image: str, ref: str) -> None:
+    """`docker tag image ref` (ref is repository:tag, the repository may carry a registry port)."""
+    repository, _, version = ref.rpartition(":")
+    try:
+        cli.images.get(image).tag(repository, tag=version)
+    except (APIError, DockerException) as exc:
+        raise ResourceError(f"docker tag {image} {ref} failed: {exc}") from None
+
+
+def push(cli, ref: str, *, timeout: float) -> list[str]:
+    """Push `ref` (repository:tag); return the progress lines; ResourceError on error or timeout."""
+    repository, _, tag = ref.rpartition(":")
+    deadline = time.monotonic() + timeout
+    lines = []
+    try:
+        for chunk in cli.api.push(repository, tag=tag, stream=True, decode=True):
+            if "error" in chunk:
+                raise ResourceError(f"docker push {ref} failed: {chunk['error']}", details="\n".join(lines[-20:]))
+            status = " ".join(str(chunk.get(k, "")) for k in ("id", "status") if chunk.get(k))
+            if status:
+                lines.append(status)
+            if time.monotonic() > deadline:
+                raise ResourceError(f"docker push {ref} did not finish within {timeout:.0f} s")
+    except (APIError, DockerException, OSError) as exc:
+        raise ResourceError(f"docker push {ref} failed: {exc}") from None
+    return lines
+
+
+def pull(cli, ref: str, *, timeout: float):
+    """Pull `ref`; return the image; ResourceError on error or timeout."""
+    repository, _, tag = ref.rpartition(":")
+    deadline = time.monotonic() + timeout
+    try:
+        for chunk in cli.api.pull(repository, tag=tag, stream=True, decode=True):
+            if "error" in chunk:
+                raise ResourceError(f"docker pull {ref} failed: {chunk['error']}")
+            if time.monotonic() > deadline:
+                raise ResourceError(f"docker pull {ref} did not finish within {timeout:.0f} s")
+        return cli.images.get(ref)
+    except (APIError, DockerException, OSError) as exc:
+        raise ResourceError(f"docker pull {ref} failed: {exc}") from None
+
+
+def untag(cli, ref: str) -> None:
+    """Remove one tag (never the image under its other tags)."""
+    try:
+        cli.images.remove(ref, noprune=True)
+    except (NotFound, ImageNotFound):
+        pass

@@ -1,0 +1,105 @@
+"""Result dataclasses: what a check found, per task and for the whole grading run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+SCHEMA_VERSION = "1.0"
+PASSED, FAILED, ERROR = "passed", "failed", "error"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns: passed or not, and the evidence."""
+
+    passed: bool
+    message: str
+    expected: str | None = None
+    found: str | None = None
+    details: str | None = None      # e.g. an excerpt of a build log
+    fraction: float | None = None   # partial credit in [0, 1]; None means all or nothing
+
+
+def ok(message: str, *, details: str | None = None) -> Outcome:
+    return Outcome(passed=True, message=message, details=details)
+
+
+def fail(message: str, *, expected: str, found: str, details: str | None = None,
+         fraction: float | None = None) -> Outcome:
+    return Outcome(passed=False, message=message, expected=expected, found=found,
+                   details=details, fraction=fraction)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    task_id: str
+    title: str
+    status: str          # passed | failed | error
+    score: float
+    max_score: float
+    message: str
+    expected: str | None
+    found: str | None
+    hint: str | None     # how to fix; None when passed
+    section: str
+    visibility: str
+    details: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    id: str
+    title: str
+    section: str
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 2)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    run_id: str
+    submission: str
+    mode: str                     # student | instructor
+    grader_version: str
+    started_at: str               # ISO 8601, UTC
+    duration_s: float
+    tasks: tuple[TaskResult, ...]
+    environment: dict = field(default_factory=dict)
+    errors: tuple[str, ...] = ()  # problems outside any one check (e.g. no engine)
+    schema_version: str = SCHEMA_VERSION
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tasks), 2)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tasks)
+
+    @property
+    def checks(self) -> tuple[CheckResult, ...]:
+        return tuple(c for t in self.tasks for c in t.checks)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["score"], data["max_score"] = self.score, self.max_score
+        for task, raw in zip(self.tasks, data["tasks"]):
+            raw["score"], raw["max_score"] = task.score, task.max_score
+        return data

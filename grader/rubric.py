@@ -1,0 +1,101 @@
+"""Load the rubric (tasks, checks, points, hints, lab links) from rubric.yaml."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+log = logging.getLogger(__name__)
+RUBRIC_PATH = Path(__file__).with_name("rubric.yaml")
+VISIBILITIES = ("visible", "hidden")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    task_id: str
+    title: str
+    points: float
+    hint: str
+    section: str
+    visibility: str = "visible"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    id: str
+    title: str
+    section: str
+    scored: bool = True
+    summary: str = ""
+    checks: tuple[CheckSpec, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    tasks: tuple[TaskSpec, ...]
+
+    def task(self, task_id: str) -> TaskSpec:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(f"no task {task_id!r} in the rubric (known: {', '.join(self.task_ids)})")
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.tasks)
+
+    @property
+    def checks(self) -> tuple[CheckSpec, ...]:
+        return tuple(c for t in self.tasks for c in t.checks)
+
+    def check(self, check_id: str) -> CheckSpec:
+        for spec in self.checks:
+            if spec.id == check_id:
+                return spec
+        raise KeyError(f"no check {check_id!r} in the rubric")
+
+    def select(self, *, task_ids=None, instructor: bool = False) -> tuple[CheckSpec, ...]:
+        """Checks to run, in rubric order: the chosen tasks, hidden ones only for instructors."""
+        wanted = set(task_ids) if task_ids else None
+        if wanted:
+            unknown = wanted - set(self.task_ids)
+            if unknown:
+                raise KeyError(f"unknown task id(s) {sorted(unknown)}; known: {', '.join(self.task_ids)}")
+        return tuple(
+            c for c in self.checks
+            if (wanted is None or c.task_id in wanted) and (instructor or c.visibility == "visible")
+        )
+
+    def max_points(self, *, instructor: bool = False) -> float:
+        return sum(c.points for c in self.select(instructor=instructor))
+
+
+def _parse(data: dict) -> Rubric:
+    tasks = []
+    for raw in data["tasks"]:
+        task_id = str(raw["id"])
+        checks = []
+        for c in raw.get("checks", []):
+            visibility = c.get("visibility", "visible")
+            if visibility not in VISIBILITIES:
+                raise ValueError(f"check {c['id']}: visibility must be one of {VISIBILITIES}")
+            checks.append(CheckSpec(
+                id=c["id"], task_id=task_id, title=c["title"], points=float(c["points"]),
+                hint=" ".join(c["hint"].split()), section=c["section"], visibility=visibility,
+            ))
+        tasks.append(TaskSpec(
+            id=task_id, title=raw["title"], section=raw["section"], scored=raw.get("scored", True),
+            summary=" ".join(raw.get("summary", "").split()), checks=tuple(checks),
+        ))
+    return Rubric(tasks=tuple(tasks))
+
+
+@lru_cache(maxsize=4)
+def load(path: Path = RUBRIC_PATH) -> Rubric:
+    with open(path, encoding="utf-8") as fh:
+        return _parse(yaml.safe_load(fh))

@@ -1,0 +1,175 @@
+"""The grading run: an ordered list of phases (static, build, up, inspect, late, teardown)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from grader import __version__, registry, resources
+from grader.context import Context, Options, ResourceError
+from grader.results import ERROR, FAILED, PASSED, CheckResult, GradeReport, Outcome, TaskResult
+from grader.rubric import CheckSpec, Rubric, load
+from grader.tasks.t03_dockerignore import plant_markers
+from grader.workspace import WorkspaceError, prepare
+
+log = logging.getLogger(__name__)
+
+# Resources made up front in these phases (when any selected check needs them), in this order,
+# so containers warm up while the stack starts; everything else is made on first use.
+PREPARE = {
+    "build": ("mlapp_image", "mlflow_image", "stack_images"),
+    "up": ("mlapp_container", "mlflow_container", "stack"),
+}
+BUG_HINT = "This is a fault in the grader, not in your work: please report it with the JSON report attached."
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt so teardown runs when CI cancels a job."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _result(spec: CheckSpec, outcome: Outcome, *, rubric: Rubric, blame: str | None,
+            seconds: float) -> CheckResult:
+    if outcome.passed:
+        score, status, hint = spec.points, PASSED, None
+    else:
+        fraction = min(max(outcome.fraction or 0.0, 0.0), 1.0)
+        score, status = round(spec.points * fraction, 2), FAILED
+        hint = spec.hint
+        if blame and blame != spec.id:
+            hint = f"Fix {blame} first: {rubric.check(blame).hint}"
+    return CheckResult(
+        id=spec.id, task_id=spec.task_id, title=spec.title, status=status, score=score,
+        max_score=spec.points, message=outcome.message, expected=outcome.expected,
+        found=outcome.found, hint=hint, section=spec.section, visibility=spec.visibility,
+        details=outcome.details, duration_s=round(seconds, 2),
+    )
+
+
+def run_check(ctx: Context, spec: CheckSpec, *, rubric: Rubric) -> CheckResult:
+    impl = registry.get(spec.id)
+    started = time.monotonic()
+    blame = None
+    try:
+        for name in impl.requires:
+            ctx.get(name)
+        outcome = impl.func(ctx)
+    except ResourceError as exc:
+        blame = exc.blame
+        # The check this failure is blamed on reports it as its own finding; others were not run.
+        outcome = Outcome(passed=False, message=exc.message if blame == spec.id else f"Not checked: {exc.message}",
+                          expected=exc.expected or "what this check needs to be available",
+                          found=exc.message, details=exc.details)
+    except Exception as exc:  # a bug in a check must cost that check, not the whole run
+        log.exception("check %s crashed", spec.id)
+        return CheckResult(
+            id=spec.id, task_id=spec.task_id, title=spec.title, status=ERROR, score=0.0,
+            max_score=spec.points, message=f"grader error: {type(exc).__name__}: {exc}",
+            expected=None, found=None, hint=BUG_HINT, section=spec.section,
+            visibility=spec.visibility, duration_s=round(time.monotonic() - started, 2),
+        )
+    ctx.event("check", f"{spec.id} {'passed' if outcome.passed else 'failed'}")
+    return _result(spec, outcome, rubric=rubric, blame=blame, seconds=time.monotonic() - started)
+
+
+def _phase(ctx: Context, name: str, specs, *, rubric: Rubric, results: dict) -> None:
+    todo = [s for s in specs if registry.get(s.id).phase == name]
+    needed = resources.closure(r for s in specs for r in registry.get(s.id).requires)
+    ready = [r for r in PREPARE.get(name, ()) if r in needed]
+    if not todo and not ready:
+        return
+    ctx.event("phase", name)
+    for resource in ready:
+        try:
+            ctx.get(resource)
+        except ResourceError:
+            pass  # memoized: the checks that need it report the failure
+    for spec in todo:
+        results[spec.id] = run_check(ctx, spec, rubric=rubric)
+
+
+def _environment(ctx: Context, used_engine: bool) -> dict:
+    env = {"python": platform.python_version(), "platform": platform.platform()}
+    if used_engine:
+        try:
+            version = ctx.docker.version()
+            env["docker_engine"] = version.get("Version")
+            env["docker_api"] = version.get("ApiVersion")
+        except Exception:  # informational only
+            pass
+    return env
+
+
+def grade(*, options: Options, on_event=None) -> GradeReport:
+    """Grade one submission and return the report; cleanup always runs."""
+    rubric = load()
+    registry.load_all()
+    specs = rubric.select(task_ids=options.task_ids or None, instructor=options.instructor)
+    for spec in specs:
+        registry.get(spec.id)  # fail fast if the rubric names a check no module implements
+    run_id = uuid.uuid4().hex[:10]
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    clock = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix=f"mlops-grader-{run_id}-", dir=options.workroot))
+    ctx = Context(options=options, run_id=run_id, workdir=scratch / "submission", scratch=scratch,
+                  on_event=on_event)
+    results: dict[str, CheckResult] = {}
+    errors: list[str] = []
+    needed = {r for s in specs for r in registry.get(s.id).requires}
+    try:
+        with _sigterm_as_interrupt():
+            try:
+                prepare(submission=options.submission, dest=ctx.workdir, solution=options.solution)
+                plant_markers(ctx.workdir)
+            except WorkspaceError as exc:
+                errors.append(str(exc))
+                specs_to_run = ()
+            else:
+                specs_to_run = specs
+                if resources.needs_engine(needed):
+                    try:
+                        ctx.docker  # noqa: B018 - the property raises when no engine answers
+                    except ResourceError as exc:
+                        errors.append(exc.message)
+            for phase in registry.PHASES:
+                _phase(ctx, phase, specs_to_run, rubric=rubric, results=results)
+    finally:
+        ctx.event("phase", "teardown")
+        errors += [f"cleanup: {p}" for p in ctx.close()]
+        if not options.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    for spec in specs:
+        if spec.id not in results:  # the workspace could not be made
+            results[spec.id] = _result(spec, Outcome(False, "Not checked: " + "; ".join(errors),
+                                                     expected="a submission directory", found="; ".join(errors)),
+                                       rubric=rubric, blame=None, seconds=0.0)
+    tasks = []
+    for task in rubric.tasks:
+        checks = tuple(results[c.id] for c in task.checks if c.id in results)
+        if checks:
+            tasks.append(TaskResult(id=task.id, title=task.title, section=task.section, checks=checks))
+    return GradeReport(
+        run_id=run_id, submission=str(options.submission),
+        mode="instructor" if options.instructor else "student", grader_version=__version__,
+        started_at=started_at, duration_s=round(time.monotonic() - clock, 1), tasks=tuple(tasks),
+        environment=_environment(ctx, resources.needs_engine(needed)), errors=tuple(errors),
+    )

@@ -1,0 +1,1 @@
+"""One module per lab task; each registers its checks with grader.registry.check."""

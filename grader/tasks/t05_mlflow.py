@@ -1,0 +1,229 @@
+"""Task 5: Dockerfile.mlflow — builds, pinned, listens on all interfaces, healthy, non-root, data on a volume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import re
+import shlex
+from pathlib import Path, PurePosixPath
+
+from grader import engine
+from grader.context import ResourceError
+from grader.dockerfiles import DockerfileModel, substitute
+from grader.registry import check
+from grader.results import fail, ok
+from grader.tasks.t02_mlapp import base_pinned, binds_all, built, healthy, non_root_outcome
+
+log = logging.getLogger(__name__)
+
+PIP = re.compile(r"\b(pip3?|uv)\b")
+MLFLOW_REQ = re.compile(r"^mlflow(\[[^\]]*\])?\s*(?P<op>==|>=|<=|~=|!=|>|<|===)?\s*(?P<version>[\w.*+-]*)",
+                        re.IGNORECASE)
+REQ_FILE_FLAGS = ("-r", "--requirement", "-c", "--constraint")
+
+
+def _segments(command: str) -> list[list[str]]:
+    """The shell command split into simple commands (at &&, ||, ;, |), each as words."""
+    parts = re.split(r"&&|\|\||;|\|", command)
+    found = []
+    for part in parts:
+        try:
+            found.append(shlex.split(part))
+        except ValueError:
+            found.append(part.split())
+    return found
+
+
+def requirement_file(workdir: Path, model: DockerfileModel, path: str) -> Path | None:
+    """The workspace file a `-r path` in a RUN line reads, found through the COPY/ADD sources."""
+    name = PurePosixPath(path).name
+    for copy in (i for i in model.instructions if i.keyword in ("COPY", "ADD") and "from" not in i.flags):
+        try:
+            sources = copy.exec_argv()[:-1] if copy.exec_form else shlex.split(copy.body)[:-1]
+        except ValueError:
+            continue
+        for source in sources:
+            local = workdir / substitute(source, copy.variables)
+            if local.is_file() and local.name == name:
+                return local
+            matches = sorted(local.rglob(name)) if local.is_dir() else []
+            if matches:
+                return matches[0]
+    return None
+
+
+def mlflow_pins(workdir: Path, model: DockerfileModel) -> tuple[list[str], list[str]]:
+    """(pinned, unpinned) mentions of the mlflow package in RUN pip install lines and their -r files."""
+    pinned, unpinned = [], []
+
+    def judge(requirement: str, where: str) -> None:
+        match = MLFLOW_REQ.match(requirement.strip().strip("'\""))
+        if not match or (requirement.lower().startswith("mlflow-")):
+            return
+        exact = match["op"] in ("==", "===") and match["version"] and "*" not in match["version"]
+        (pinned if exact else unpinned).append(f"{where}: `{requirement.strip()}`")
+
+    for stage in model.stages:
+        for ins in stage.all("RUN"):
+            for words in _segments(ins.resolved):
+                if "install" not in words or not any(PIP.search(w) for w in words[:words.index("install")]):
+                    continue
+                args = words[words.index("install") + 1:]
+                for i, word in enumerate(args):
+                    flag, _, inline = word.partition("=")
+                    if flag in REQ_FILE_FLAGS and (inline or i + 1 < len(args)):
+                        target = inline or args[i + 1]
+                        local = requirement_file(workdir, model, target)
+                        if local is None:
+                            continue
+                        for line in local.read_text(encoding="utf-8", errors="replace").splitlines():
+                            judge(line.split("#")[0], f"{local.relative_to(workdir)} (installed at line {ins.line})")
+                    elif not word.startswith("-"):
+                        judge(word, f"line {ins.line}")
+    return pinned, unpinned
+
+
+@check("5.builds", phase="build")
+def builds_ok(ctx):
+    return built(ctx, "mlflow", "Dockerfile.mlflow")
+
+
+@check("5.pinned", phase="static", requires=("mlflow_dockerfile",))
+def pinned(ctx):
+    model: DockerfileModel = ctx.get("mlflow_dockerfile")
+    bases, bad_bases = base_pinned(model)
+    pins, loose = mlflow_pins(ctx.workdir, model)
+    problems = list(bad_bases)
+    if loose:
+        problems.append("mlflow is not pinned with ==: " + "; ".join(loose))
+    elif not pins:
+        problems.append("no RUN pip install of mlflow found (directly or through a requirements file it copies)")
+    if problems:
+        half = (0 if bad_bases else 0.5) + (0 if loose or not pins else 0.5)
+        return fail("the MLflow image is not fully pinned", fraction=half,
+                    expected="an exact base tag and mlflow==<version> (pip install line or a copied requirements file)",
+                    found="; ".join(problems))
+    return ok(f"base {', '.join(sorted(set(bases)))}; {pins[0]}")
+
+
+@check("5.binds-all", phase="inspect", requires=("mlflow_container", "mlflow_image"))
+def binds_all_interfaces(ctx):
+    return binds_all(ctx, "mlflow", blame="5.healthy")
+
+
+@check("5.healthy", phase="inspect", requires=("mlflow_container", "mlflow_image"))
+def turns_healthy(ctx):
+    return healthy(ctx, "mlflow", blame="5.healthy")
+
+
+@check("5.non-root", phase="inspect", requires=("mlflow_container", "mlflow_image"))
+def non_root(ctx):
+    return non_root_outcome(ctx, "mlflow", blame="5.healthy")
+
+
+PROCESSES = r"""
+import json, os
+found = []
+for pid in sorted(os.listdir("/proc"), key=lambda p: int(p) if p.isdigit() else 0):
+    if not pid.isdigit():
+        continue
+    try:
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().decode("utf-8", "replace").split("\0")[:-1]
+        env = dict(e.split("=", 1) for e in open(f"/proc/{pid}/environ", "rb").read().decode("utf-8", "replace").split("\0") if "=" in e)
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        continue
+    found.append({"pid": int(pid), "argv": argv, "cwd": cwd,
+                  "env": {k: v for k, v in env.items() if k.startswith("MLFLOW_")}})
+print(json.dumps(found))
+"""
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    for i, word in enumerate(argv):
+        if word == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith(name + "="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def server_process(processes: list[dict]) -> dict | None:
+    """The `mlflow server` process (the parent that holds the options), lowest pid first."""
+    for proc in processes:
+        words = [w.rsplit("/", 1)[-1] for w in proc["argv"]]
+        if "server" in words and any(w in ("mlflow", "mlflow.cli") or w.startswith("mlflow") for w in words):
+            return proc
+    return None
+
+
+def _local(uri: str, cwd: str) -> str | None:
+    """A store URI as an absolute path inside the container, or None for a remote store."""
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):]  # sqlite:////abs -> /abs, sqlite:///rel -> rel
+    elif uri.startswith("file://"):
+        path = uri[len("file://"):]
+    elif "://" in uri or uri.startswith("mlflow-artifacts:"):
+        return None
+    else:
+        path = uri
+    return posixpath.normpath(posixpath.join(cwd, path))
+
+
+def store_locations(proc: dict) -> dict[str, str]:
+    """What the server stores where: {what: uri as configured or MLflow's default}."""
+    argv, env = proc["argv"], proc["env"]
+    backend = _option(argv, "--backend-store-uri") or env.get("MLFLOW_BACKEND_STORE_URI") or "sqlite:///mlflow.db"
+    serve = "--no-serve-artifacts" not in argv
+    root = _option(argv, "--default-artifact-root") or env.get("MLFLOW_DEFAULT_ARTIFACT_ROOT")
+    destination = _option(argv, "--artifacts-destination") or env.get("MLFLOW_ARTIFACTS_DESTINATION")
+    if destination or (serve and not root):
+        artifacts = destination or "./mlartifacts"
+    else:
+        artifacts = root or "./mlruns"
+    return {"backend store": backend, "artifacts": artifacts}
+
+
+def _under(path: str, directory: str) -> bool:
+    directory = directory.rstrip("/") or "/"
+    return path == directory or path.startswith(directory + "/")
+
+
+def store_outcome(proc: dict, mounts: list[dict]):
+    """Pass when every store the server process uses lies under a named volume's mount point."""
+    volumes = [m for m in mounts if m.get("Type") == "volume" and not re.fullmatch(r"[0-9a-f]{64}", m.get("Name") or "")]
+    shown_volumes = ", ".join(f"{m['Name']} -> {m['Destination']}" for m in volumes) or "no named volume"
+    bad, good = [], []
+    for what, uri in store_locations(proc).items():
+        path = _local(uri, proc["cwd"])
+        mount = next((m for m in volumes if path and _under(path, m["Destination"])), None)
+        if path is None:
+            bad.append(f"{what} `{uri}` is not a local path")
+        elif mount:
+            good.append(f"{what} {path} on volume {mount['Name']}")
+        else:
+            bad.append(f"{what} `{uri}` -> {path} (working dir {proc['cwd']}) is on no named volume")
+    if bad:
+        return fail("MLflow keeps data outside its named volume: `docker compose down` + `up` can lose it",
+                    expected="the backend store and artifacts under a named volume's mount point",
+                    found="; ".join(bad) + f"; mounts: {shown_volumes}", fraction=len(good) / (len(good) + len(bad)))
+    return ok("; ".join(good))
+
+
+@check("5.store-on-volume", phase="inspect", requires=("stack",))
+def store_on_volume(ctx):
+    stack = ctx.get("stack")
+    container = stack.container(stack.model.mlflow)
+    rc, out = engine.exec_python(container, PROCESSES, timeout=ctx.options.timeout("exec"))
+    try:
+        processes = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise ResourceError(f"could not list the processes in the MLflow container: {out.strip()[-200:]}") from None
+    proc = server_process(processes)
+    if proc is None:
+        shown = "; ".join(" ".join(p["argv"])[:80] for p in processes[:5])
+        return fail("no `mlflow server` process runs in the MLflow service's container",
+                    expected="`mlflow server` running", found=f"processes: {shown or 'none'}")
+    return store_outcome(proc, container.attrs.get("Mounts") or [])

@@ -1,0 +1,164 @@
+"""Builds: log parsing (pure), and real classic-builder builds, failures, timeouts and cleanup."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from dockerkit import BASE, leftovers, make_context, make_submission
+
+from grader.build import (
+    CODE_CHANGE,
+    build_image,
+    failure_excerpt,
+    parse_steps,
+    rebuild_after_code_change,
+    renumber,
+)
+from grader.context import LABEL_GRADER, LABEL_RUN, ResourceError
+
+LOG = """\
+Step 1/5 : FROM python:3.11-slim-bookworm
+ ---> dcc8ff5e733c
+Step 2/5 : RUN   pip install \\
+ ---> Using cache
+ ---> 94a9ad7dd744
+Step 3/5 : COPY f /f
+ ---> 3f49c74efa08
+Step 4/5 : LABEL org.mlops-kit.grader=1
+ ---> Running in 5af62f73c3d1
+Removing intermediate container 5af62f73c3d1
+ ---> 2338572f0065
+Step 5/5 : LABEL org.mlops-kit.grader.run=x
+ ---> 3bf1f7f6dd60
+"""
+
+
+def test_parse_steps_hides_the_graders_label_steps():
+    steps = parse_steps(LOG, extra_steps=2)
+    assert [(s.number, s.total, s.cached, s.image_id) for s in steps] == [
+        (1, 3, False, "dcc8ff5e733c"), (2, 3, True, "94a9ad7dd744"), (3, 3, False, "3f49c74efa08")]
+    assert steps[1].instruction == "RUN pip install \\"
+    assert steps[2].label == "step 3/3 `COPY f /f`"
+    assert renumber(LOG, 2).startswith("Step 1/3 : FROM")
+
+
+def test_failure_excerpt_keeps_the_step_line_and_the_last_output():
+    text = "Step 1/2 : FROM x\n ---> abc\nStep 2/2 : RUN make\n ---> Running in 1234\n" + "".join(
+        f"line {i}\n" for i in range(200))
+    step, excerpt = failure_excerpt(text, "The command '/bin/sh -c make' returned a non-zero code: 2")
+    lines = excerpt.splitlines()
+    assert step == "Step 2/2 : RUN make"
+    assert len(lines) <= 40 and lines[0] == step and lines[1] == "..."
+    assert lines[-2] == "line 199" and lines[-1].endswith("non-zero code: 2")
+    assert not any("Running in" in line for line in lines)
+
+
+def _context(tmp_path, dockerfile: str, *, build: float = 300):
+    ctx = make_context(tmp_path, build=build)
+    ctx.workdir.mkdir(parents=True)
+    (ctx.workdir / "Dockerfile.mlapp").write_text(dockerfile)
+    return ctx
+
+
+def _build(ctx, tag: str = "x"):
+    return build_image(ctx, context=ctx.workdir, dockerfile="Dockerfile.mlapp", tag=ctx.name(tag),
+                       what="Dockerfile.mlapp")
+
+
+@pytest.mark.docker
+def test_build_labels_times_and_cleanup_keeps_the_cache(tmp_path, docker_client):
+    dockerfile = f'FROM {BASE}\nRUN echo grader-test-cache > /marker\nCMD ["python"]\n'
+    ctx = _context(tmp_path / "a", dockerfile)
+    image = _build(ctx)
+    labels = docker_client.images.get(image.tag).labels
+    assert labels[LABEL_GRADER] == "1" and labels[LABEL_RUN] == ctx.run_id
+    assert [s.number for s in image.steps] == [1, 2, 3] and image.steps[0].total == 3
+    assert image.seconds >= 0 and image.size > 0 and "Successfully built" in image.log
+    assert ctx.close() == [] and leftovers(docker_client, ctx.run_id) == []
+    again = _context(tmp_path / "b", dockerfile)  # a second run of identical content hits the cache
+    try:
+        assert _build(again).steps[1].cached
+    finally:
+        again.close()
+
+
+@pytest.mark.docker
+def test_failed_run_names_the_step_and_line(tmp_path, docker_client):
+    ctx = _context(tmp_path, f'FROM {BASE}\nRUN for i in $(seq 1 100); do echo out-$i; done; '
+                             f'echo "ERROR: no such package"; exit 7\n')
+    try:
+        with pytest.raises(ResourceError) as caught:
+            _build(ctx)
+    finally:
+        ctx.close()
+    error = caught.value
+    assert error.message.startswith("Dockerfile.mlapp: step 2/2 `RUN for i in")
+    assert "(line 2) failed: The command" in error.message and "non-zero code: 7" in error.message
+    lines = error.details.splitlines()
+    assert len(lines) <= 40 and lines[0].startswith("Step 2/2 : RUN") and "ERROR: no such package" in lines
+    assert leftovers(docker_client, ctx.run_id) == []
+
+
+@pytest.mark.docker
+def test_syntax_error_and_buildkit_syntax(tmp_path):
+    ctx = _context(tmp_path, f"FROM {BASE}\nRUNN echo hi\n")
+    try:
+        with pytest.raises(ResourceError, match="could not be built: dockerfile parse error line 2: unknown instruction: RUNN"):
+            _build(ctx)
+        (ctx.workdir / "Dockerfile.mlapp").write_text(f"FROM {BASE}\nRUN --mount=type=cache,target=/root/.cache pip list\n")
+        with pytest.raises(ResourceError, match=r"step 2/2 .*--mount.*classic builder"):
+            _build(ctx, "y")
+    finally:
+        ctx.close()
+
+
+@pytest.mark.docker
+def test_build_timeout_cuts_the_build_off(tmp_path, docker_client):
+    ctx = _context(tmp_path, f"FROM {BASE}\nRUN sleep 40 && echo grader-timeout-test\n", build=3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ResourceError, match="did not finish within 3 s"):
+            _build(ctx)
+    finally:
+        ctx.close()
+    assert time.monotonic() - started < 15
+    time.sleep(2)  # the engine cancels the build once the client is gone
+    running = [c for c in docker_client.containers.list(all=True) if "grader-timeout-test" in str(c.attrs["Args"])]
+    assert running == []
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("order", "reused"), [("deps-first", True), ("code-first", False)])
+def test_rebuild_after_code_change(tmp_path, order, reused):
+    install = "RUN pip install --no-index --no-deps pip\n"
+    code = "COPY starter/src /src\n"
+    body = install + code if order == "deps-first" else code + install
+    ctx = _context(tmp_path, f"FROM {BASE}\n{body}")
+    source = ctx.workdir / "starter" / "src" / "pkg" / "a.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("x = 1\n")
+    try:
+        rebuild = rebuild_after_code_change(ctx, _build(ctx))
+    finally:
+        ctx.close()
+    step = next(s for s in rebuild.after if s.instruction.startswith("RUN pip"))
+    assert rebuild.reused(step) is reused
+    assert rebuild.changed_file == "starter/src/pkg/a.py"
+    assert source.read_text() == "x = 1\n" and CODE_CHANGE.strip().startswith("#")
+
+
+@pytest.mark.docker
+def test_stack_images_share_the_role_builds(tmp_path, docker_client):
+    ctx = make_context(tmp_path)
+    make_submission(ctx.workdir, {})
+    try:
+        images = ctx.get("stack_images")
+        mlapp = ctx.get("mlapp_image")
+        compose = ctx.get("compose")
+        assert images[compose.mlapp].id == mlapp.id  # identical build: built once, tagged twice
+        assert ctx.shared["stack_image_tags"][compose.mlflow] == ctx.name(compose.mlflow)
+        assert docker_client.images.get(ctx.name(compose.mlapp)).id == mlapp.id
+    finally:
+        assert ctx.close() == []
+    assert leftovers(docker_client, ctx.run_id) == []

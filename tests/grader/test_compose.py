@@ -1,0 +1,181 @@
+"""ComposeModel: `docker compose config` (the real binary, no engine) on small compose files."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.compose import ComposeModel, load, option, words
+from grader.context import ResourceError
+
+REPO = Path(__file__).resolve().parents[2]
+MLFLOW_DOCKERFILE = textwrap.dedent("""\
+    FROM python:3.11-slim-bookworm
+    WORKDIR /srv
+    HEALTHCHECK CMD ["python", "-c", "print(1)"]
+    CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "7000"]
+""")
+# Everything named differently from the reference: services, port, network, log directory.
+ALT_COMPOSE = textwrap.dedent("""\
+    services:
+      tracking:
+        build: {context: ., dockerfile: docker/Dockerfile.mlflow}
+        command: ["mlflow", "server", "--host", "0.0.0.0", "--port", "8080",
+                  "--backend-store-uri", "sqlite:////data/store/mlflow.db",
+                  "--artifacts-destination", "/data/artifacts", "--allowed-hosts", "tracking:8080"]
+        healthcheck:
+          test: ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health')"]
+        restart: always
+        expose: ["8080"]
+        volumes: [tracking-store:/data]
+        networks:
+          backend: {aliases: [mlflow-server]}
+      api:
+        build: {context: ., dockerfile: Dockerfile.mlapp}
+        image: acme/churn-service:2.1.0
+        restart: on-failure
+        environment:
+          MLFLOW_TRACKING_URI: http://tracking:8080
+          LOG_DIR: /var/log/api
+        volumes: ["./api-logs:/var/log/api"]
+        networks: [backend]
+        depends_on:
+          tracking: {condition: service_healthy}
+      batch:
+        profiles: [jobs]
+        build: {context: ., dockerfile: Dockerfile.mlapp}
+        command: ["python", "-m", "churn.train"]
+        networks: [backend]
+    networks:
+      backend: {}
+    volumes:
+      tracking-store: {}
+""")
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference_model(tmp_path_factory) -> ComposeModel:
+    from grader.workspace import prepare
+
+    return load(prepare(submission=REPO, dest=tmp_path_factory.mktemp("ref") / "sub", solution=True))
+
+
+@pytest.fixture(scope="module")
+def alt_model(tmp_path_factory) -> ComposeModel:
+    root = write(tmp_path_factory.mktemp("alt"), {
+        "docker-compose.yml": ALT_COMPOSE,
+        "docker/Dockerfile.mlflow": MLFLOW_DOCKERFILE,
+        "Dockerfile.mlapp": "FROM python:3.11-slim-bookworm\nENV PYTHONUNBUFFERED=1\nCMD [\"gunicorn\"]\n",
+    })
+    return load(root)
+
+
+def test_reference_roles_and_helpers(reference_model):
+    m = reference_model
+    assert (m.mlapp, m.mlflow) == ("mlapp", "mlflow")
+    assert m.services_with_build() == ["mlapp", "mlflow"]  # the `train` profile is not started
+    build = m.build("mlapp")
+    assert build == {"context": m.workspace, "dockerfile": "Dockerfile.mlapp", "args": {}, "target": None}
+    [logs] = m.mounts("mlapp")
+    assert (logs.type, logs.source, logs.target) == ("bind", str(m.workspace / "logs"), "/app/logs")
+    assert m.environment("mlapp")["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert list(m.networks("mlapp")) == ["mlops"]
+    assert m.mlflow_port() == 5000
+    assert m.resolve_host("mlflow") == "mlflow"
+    assert m.healthcheck("mlflow")[0].startswith("Dockerfile.mlflow line")
+
+
+def test_alternative_names_resolve_by_role(alt_model):
+    m = alt_model
+    assert (m.mlapp, m.mlflow) == ("api", "tracking")  # `batch` sits behind a profile
+    assert m.services_with_build() == ["api", "tracking"]
+    assert m.mlflow_port() == 8080
+    assert m.resolve_host("tracking") == "tracking"
+    assert m.resolve_host("MLFLOW-SERVER") == "tracking"  # a network alias, any case
+    assert m.resolve_host("nowhere") is None
+    assert m.declared_ports("tracking") == [8080]
+    assert m.healthcheck("tracking")[0] == "compose"
+    assert m.dockerfile_path("tracking") == m.workspace / "docker" / "Dockerfile.mlflow"
+
+
+def test_mlflow_port_from_dockerfile_env_and_default(tmp_path):
+    def model(command_yaml: str, env_yaml: str = "") -> ComposeModel:
+        root = tmp_path / f"p{len(list(tmp_path.iterdir()))}"
+        write(root, {
+            "Dockerfile.mlflow": MLFLOW_DOCKERFILE,
+            "Dockerfile.mlapp": "FROM python:3.11-slim-bookworm\n",
+            "docker-compose.yml": "services:\n  m:\n    build: {context: ., dockerfile: Dockerfile.mlflow}\n"
+                                  f"{command_yaml}{env_yaml}"
+                                  "  a:\n    build: {context: ., dockerfile: Dockerfile.mlapp}\n",
+        })
+        return load(root)
+
+    assert model("").mlflow_port() == 7000  # the Dockerfile's CMD
+    assert model('    command: ["sh", "-c", "exec mlflow server -p 9000"]\n').mlflow_port() == 9000
+    assert model("    command: mlflow server --port=9100\n").mlflow_port() == 9100
+    assert model("    command: mlflow server\n", "    environment: {MLFLOW_PORT: '6000'}\n").mlflow_port() == 6000
+    assert model("    command: mlflow server\n").mlflow_port() == 5000
+    assert model("    command: mlflow server\n    healthcheck: {disable: true}\n").healthcheck("m") is None
+
+
+def test_invalid_file_quotes_compose(tmp_path):
+    write(tmp_path, {"docker-compose.yml": "services:\n  a:\n    image: x\n    ports: bad\n"})
+    with pytest.raises(ResourceError) as info:
+        load(tmp_path)
+    assert "services.a.ports must be a array" in info.value.message
+    assert "docker compose config" in info.value.message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ResourceError, match="docker-compose.yml is missing"):
+        load(tmp_path)
+
+
+def test_provider_requires_both_roles(tmp_path):
+    from grader.compose import compose
+
+    write(tmp_path, {"docker-compose.yml": "services:\n  web:\n    build: .\n"})
+
+    class Ctx:
+        workdir = tmp_path
+
+    with pytest.raises(ResourceError) as info:
+        compose(Ctx())
+    assert "no service builds Dockerfile.mlapp and no service builds Dockerfile.mlflow" in info.value.message
+    assert "web (builds Dockerfile)" in info.value.message
+
+
+def test_skeleton_compose_is_a_clean_failure(tmp_path):
+    from grader.compose import compose
+
+    (tmp_path / "docker-compose.yml").write_text((REPO / "docker-compose.yml").read_text())
+
+    class Ctx:
+        workdir = tmp_path
+
+    with pytest.raises(ResourceError, match="no service builds"):
+        compose(Ctx())
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["mlflow", "server", "--port", "1"], "1"),
+    (["mlflow", "server", "--port=2"], "2"),
+    (["sh", "-c", "mlflow server -p 3 --host 0.0.0.0"], "3"),
+    (["mlflow", "server"], None),
+])
+def test_option(argv, expected):
+    assert option(argv, "--port", "-p") == expected
+
+
+def test_words_split_shell_scripts():
+    assert words(["sh", "-c", "a 'b c' d"]) == ["sh", "-c", "a", "b c", "d"]

@@ -1,0 +1,180 @@
+"""grader.stack: the isolating override (pure + compose's own merge) and a small real stack."""
+
+from __future__ import annotations
+
+import json
+import stat
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from grader.compose import load, run_compose
+from grader.context import LABEL_RUN, Context, Limits, Options, ResourceError, Timeouts
+from grader.stack import dump, override, prepare_bind_sources
+from tests.grader.test_compose import write
+
+LABELS = {"org.mlops-kit.grader": "1", LABEL_RUN: "t"}
+SERVER = 'CMD ["python", "-m", "http.server", "{port}"]'
+HEALTH = ('HEALTHCHECK --interval=1s --timeout=3s --retries=60 CMD ["python", "-c", '
+          '"import urllib.request; urllib.request.urlopen(\'http://127.0.0.1:{port}/\')"]')
+# A small stack in the shape of the lab's, with every isolation hazard a student may write.
+COMPOSE = textwrap.dedent("""\
+    services:
+      tracking:
+        build: {context: ., dockerfile: Dockerfile.mlflow}
+        container_name: fixed-tracking
+        ports: ["7000"]
+        volumes: [store:/data]
+        networks: [net]
+      api:
+        build: {context: ., dockerfile: Dockerfile.mlapp}
+        container_name: fixed-api
+        ports: ["127.0.0.1:8000:8000"]
+        mem_limit: 2g
+        volumes: ["./out/logs:/logs"]
+        environment: {MLFLOW_TRACKING_URI: "http://fixed-tracking:7000"}
+        networks: [net]
+        depends_on: {tracking: {condition: service_healthy}}
+    networks:
+      net: {name: student-fixed-net}
+    volumes:
+      store: {name: student-real-data}
+""")
+MLFLOW = f"FROM python:3.11-slim-bookworm\n{HEALTH.format(port=7000)}\n{SERVER.format(port=7000)}\n"
+# Runs as a non-root user and writes into the bind mount, as the lab's API does.
+API = ("FROM python:3.11-slim-bookworm\nRUN mkdir /srv/api && echo ok > /srv/api/health\nUSER 10001\n"
+       "WORKDIR /srv/api\nEXPOSE 8000\n"
+       'CMD ["sh", "-c", "echo started > /logs/api.log; exec python -m http.server 8000"]\n')
+
+
+def small_stack(root: Path, *, api: str = API) -> Path:
+    return write(root, {"docker-compose.yml": COMPOSE, "Dockerfile.mlflow": MLFLOW, "Dockerfile.mlapp": api})
+
+
+def test_override_isolates_every_service(tmp_path):
+    model = load(small_stack(tmp_path))
+    data = override(model, labels=LABELS, name=lambda s: f"run-{s}", images={"api": "img-api"},
+                    limits=Limits(memory="512m", cpus=1.0, pids=256))
+    api = data["services"]["api"]
+    assert api["image"] == "img-api" and "image" not in data["services"]["tracking"]
+    assert api["labels"] == LABELS and api["pull_policy"] == "never"
+    assert api["networks"] == {"net": {"aliases": ["fixed-api"]}}
+    assert api["deploy"] == {"resources": {"limits": {"memory": "512m", "cpus": "1.0", "pids": 256}}}
+    assert data["networks"] == {"net": {"name": "run-net-net", "labels": LABELS}}
+    assert data["volumes"] == {"store": {"name": "run-vol-store", "labels": LABELS}}
+    text = dump(data)
+    assert "ports: !reset []" in text and "container_name: !reset ''" in text and "&id" not in text
+
+
+def test_no_limits_leave_the_students_own(tmp_path):
+    model = load(small_stack(tmp_path))
+    data = override(model, labels=LABELS, name=str, images={}, limits=Limits())
+    assert "deploy" not in data["services"]["api"] and "mem_limit" not in data["services"]["api"]
+
+
+def test_compose_accepts_the_override(tmp_path):
+    """Compose 2.40 itself merges the file and the override: no ports, no fixed names, per-run names."""
+    model = load(small_stack(tmp_path / "sub"))
+    path = tmp_path / "override.yml"
+    path.write_text(dump(override(model, labels=LABELS, name=lambda s: f"run-{s}", images={"api": "img-api"},
+                                  limits=Limits(memory="512m", pids=256))))
+    result = run_compose(["-p", "p", "-f", str(model.file), "-f", str(path), "config", "--format", "json"],
+                         timeout=60, cwd=model.workspace)
+    assert result.returncode == 0, result.stderr
+    merged = json.loads(result.stdout)
+    for name, svc in merged["services"].items():
+        assert "ports" not in svc and "container_name" not in svc, name
+        assert svc["labels"] == LABELS
+    assert merged["services"]["api"]["deploy"]["resources"]["limits"] == {"memory": "536870912", "pids": 256}
+    assert "mem_limit" not in merged["services"]["api"]
+    assert merged["services"]["tracking"]["networks"]["net"]["aliases"] == ["fixed-tracking"]
+    assert merged["networks"]["net"]["name"] == "run-net-net"
+    assert merged["volumes"]["store"]["name"] == "run-vol-store"
+
+
+def test_bind_sources_are_made_world_writable_inside_the_workspace_only(tmp_path):
+    root = small_stack(tmp_path / "sub")
+    model = load(root)
+    made = prepare_bind_sources(model)
+    assert made == [root / "out" / "logs"]
+    for path in (root / "out", root / "out" / "logs"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o777
+    assert stat.S_IMODE(root.stat().st_mode) != 0o777
+
+
+def context(tmp_path: Path, workdir: Path, *, limits: Limits | None = None) -> Context:
+    options = Options(submission=workdir, limits=limits or Limits(), timeouts=Timeouts(stack_up=180, ready=60))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    return Context(options=options, run_id=uuid.uuid4().hex[:10], workdir=workdir, scratch=scratch)
+
+
+def leftovers(docker_client, run_id: str) -> list[str]:
+    selector = {"label": f"{LABEL_RUN}={run_id}"}
+    return ([c.name for c in docker_client.containers.list(all=True, filters=selector)]
+            + [n.name for n in docker_client.networks.list(filters=selector)]
+            + [v.name for v in docker_client.volumes.list(filters=selector)])
+
+
+@pytest.mark.docker
+def test_small_stack_is_isolated_and_cleaned_up(tmp_path, docker_client):
+    ctx = context(tmp_path, small_stack(tmp_path / "sub"), limits=Limits(memory="256m", pids=128))
+    try:
+        stack = ctx.get("stack")
+        api, tracking = stack.container("api"), stack.container("tracking")
+        assert (api.name, tracking.name) != ("fixed-api", "fixed-tracking")
+        assert api.name.startswith(ctx.name("stack"))
+        for container in (api, tracking):
+            assert container.labels.get(LABEL_RUN) == ctx.run_id, (container.name, container.labels)
+            assert not container.attrs["HostConfig"].get("PortBindings")
+            assert container.attrs["HostConfig"]["Memory"] == 256 * 1024 * 1024
+            assert container.attrs["HostConfig"]["PidsLimit"] == 128
+        assert docker_client.networks.get(ctx.name("net-net")).attrs["Labels"][LABEL_RUN] == ctx.run_id
+        assert docker_client.volumes.get(ctx.name("vol-store")).attrs["Labels"][LABEL_RUN] == ctx.run_id
+        assert not docker_client.networks.list(names=["student-fixed-net"])
+        assert not docker_client.volumes.list(filters={"name": "student-real-data"})
+        # The non-root API wrote into the pre-created bind mount.
+        assert (ctx.workdir / "out" / "logs" / "api.log").read_text() == "started\n"
+        # container_name stays reachable by DNS; the API is found on its real port.
+        assert stack.tracking_uri == "http://fixed-tracking:7000"
+        assert stack.http("api", "http://fixed-tracking:7000/")["status"] == 200
+        assert stack.api_port() == 8000
+        assert stack.http("api", stack.api_url("/health"))["status"] == 200
+        project = stack.project
+    finally:
+        problems = ctx.close()
+    assert problems == []
+    assert leftovers(docker_client, ctx.run_id) == []
+    assert not docker_client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+
+
+@pytest.mark.docker
+def test_a_crashing_service_is_reported_with_ps_and_logs(tmp_path, docker_client):
+    crashing = API.replace('echo started > /logs/api.log; exec python -m http.server 8000',
+                           'echo cannot import churn.wsgi >&2; exit 3')
+    ctx = context(tmp_path, small_stack(tmp_path / "sub", api=crashing))
+    try:
+        with pytest.raises(ResourceError) as info:
+            ctx.get("stack")
+    finally:
+        assert ctx.close() == []
+    error = info.value
+    assert error.blame == "7.stack-healthy"
+    assert "API service `api` is exited (code 3)" in error.message
+    assert "$ docker compose ps -a" in error.details
+    assert "cannot import churn.wsgi" in error.details
+    assert leftovers(docker_client, ctx.run_id) == []
+
+
+def test_policy_refuses_before_anything_starts(tmp_path):
+    root = small_stack(tmp_path / "sub")
+    text = (root / "docker-compose.yml").read_text().replace("    container_name: fixed-api\n",
+                                                               "    container_name: fixed-api\n    privileged: true\n")
+    (root / "docker-compose.yml").write_text(text)
+    ctx = context(tmp_path, root)
+    ctx._resources["stack_images"] = {}  # nothing is built: the policy must refuse first
+    with pytest.raises(ResourceError, match=r"service api: `privileged: true`"):
+        ctx.get("stack")
+    assert ctx.close() == []

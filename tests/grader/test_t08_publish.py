@@ -1,0 +1,63 @@
+"""Task 8 checks: image-name rules (static) and the push/pull round trip on a small stack's API image."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.context import LABEL_RUN
+from grader.registry import get
+from grader.tasks.t08_publish import parse_image, tag_problem
+from tests.grader.test_stack import context, leftovers, small_stack
+from tests.grader.test_t06_compose import alt, run
+
+
+@pytest.mark.parametrize(("image", "problem"), [
+    ("churn-service:2.1.0", "has no namespace"),
+    ("acme/churn-service", "no tag"),
+    ("acme/churn-service:latest", "the tag latest"),
+    ("acme/churn-service:dev", "is not a version"),
+    ("Acme/Churn:1.0", "not a valid image reference"),
+])
+def test_tag_mistakes(tmp_path, image, problem):
+    outcome = run("8.tagged", alt(tmp_path, ("acme/churn-service:2.1.0", image)))
+    assert not outcome.passed and problem in outcome.found
+
+
+def test_no_image_name(tmp_path):
+    outcome = run("8.tagged", alt(tmp_path, ("    image: acme/churn-service:2.1.0\n", "")))
+    assert not outcome.passed and "no `image:`" in outcome.found
+
+
+@pytest.mark.parametrize("image", ["ghcr.io/acme/churn-service:v2.1.0", "localhost:5000/acme/api:1",
+                                   "acme/team/churn_api:2024.05.01"])
+def test_good_names(image):
+    assert tag_problem(image) is None
+
+
+def test_parse_image():
+    name = parse_image("localhost:5000/acme/api:1.0")
+    assert (name.registry, name.repository, name.tag) == ("localhost:5000", "acme/api", "1.0")
+    assert parse_image("acme/api").tag is None
+
+
+@pytest.mark.docker
+def test_push_pull_round_trip_of_the_api_image(tmp_path, docker_client):
+    root = small_stack(tmp_path / "sub")
+    compose = root / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("    container_name: fixed-api\n",
+                                                   "    container_name: fixed-api\n    image: grader-test/tiny-api:0.1.0\n"))
+    ctx = context(tmp_path, root)
+    impl = get("8.push-pull")
+    try:
+        for name in impl.requires:
+            ctx.get(name)
+        outcome = impl.func(ctx)
+        registry = ctx.get("registry").address
+    finally:
+        problems = ctx.close()
+    assert outcome.passed, outcome
+    assert outcome.message.startswith(f"pushed {registry}/grader-test/tiny-api:0.1.0")
+    assert "GET /health on port 8000 answered 200" in outcome.message
+    assert problems == [] and leftovers(docker_client, ctx.run_id) == []
+    assert not [t for i in docker_client.images.list() for t in i.tags if t.startswith(registry)]
+    assert not docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={ctx.run_id}"})
