@@ -24,7 +24,11 @@ debian_mirror() {
 }
 
 build_python_stand_in() {
-  have debootstrap || { is_root && apt-get install -y -qq debootstrap >/dev/null; } || die "debootstrap is needed to build $PYTHON_IMAGE offline"
+  if ! have debootstrap; then
+    is_root && have apt-get || die "debootstrap is needed to build $PYTHON_IMAGE offline (apt-get install debootstrap)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } \
+      >"$STATE_DIR/apt-debootstrap.log" 2>&1 || die "installing debootstrap failed; see $STATE_DIR/apt-debootstrap.log"
+  fi
   local root="$STATE_DIR/rootfs-python" mirror log="$STATE_DIR/debootstrap.log"
   mirror=$(debian_mirror)
   rm -rf "$root"; mkdir -p "$root"
