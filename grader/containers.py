@@ -179,13 +179,16 @@ def wait_listening(ctx, container, *, role: str, blame: str | None = None) -> li
         time.sleep(1)
 
 
+LOOPBACK_SETTLE = 10.0  # seconds a loopback-only listener is given before the grader stops waiting
+
+
 def wait_api(ctx, role: str, *, blame: str) -> Endpoint:
     """Wait until the role's container answers GET /health with 200 on its own non-loopback IP."""
     container = ctx.get(f"{role}_container")
     exposed = exposed_ports(ctx.get(f"{role}_image").attrs)
     timeout = ctx.options.timeout("ready")
     deadline = max(ctx.shared.get(f"{role}_started", time.monotonic()) + timeout, time.monotonic() + 5)
-    seen, last = [], "no probe ran"
+    seen, last, loopback_since = [], "no probe ran", None
     while True:
         ensure_running(container, blame=blame)
         ip = container_ip(container)
@@ -197,14 +200,22 @@ def wait_api(ctx, role: str, *, blame: str) -> Endpoint:
                 ctx.event("ready", f"{role} answers on port {port}")
                 return Endpoint(container=container, ip=ip, port=port)
             last = f"GET http://{ip}:{port}/health -> {answer.get('status') or answer.get('error')}"
+        # A server bound to loopback only does not rebind later: say so now, not at the timeout.
+        if seen and not any(reachable(h) for h, _ in seen):
+            loopback_since = loopback_since or time.monotonic()
+            if time.monotonic() - loopback_since >= LOOPBACK_SETTLE:
+                break
+        else:
+            loopback_since = None
         if time.monotonic() >= deadline:
             break
         time.sleep(1)
     where = ", ".join(f"{h}:{p}" for h, p in seen) or "no TCP port"
     loopback = seen and not any(reachable(h) for h, _ in seen)
     why = " (loopback only: other containers cannot reach it)" if loopback else ""
+    waited = f"{LOOPBACK_SETTLE:.0f} s after it started listening" if loopback_since else f"{timeout:.0f} s"
     raise ResourceError(
-        f"the {role} container did not answer GET /health with 200 within {timeout:.0f} s: it listens on "
+        f"the {role} container did not answer GET /health with 200 within {waited}: it listens on "
         f"{where}{why}; last probe: {last}", blame=blame,
         expected="GET /health on the container's IP to answer 200", details=log_tail(container))
 

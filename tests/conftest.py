@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -57,3 +58,40 @@ def hadolint() -> str:
     if not path:
         pytest.fail("hadolint is not on PATH: run `make setup`", pytrace=False)
     return path
+
+
+class GradeObserver:
+    """Looks at the engine while the grader runs: the stack as it is, not as the code says."""
+
+    def __init__(self, docker_client):
+        self.docker = docker_client
+        self.project: str | None = None
+        self.snapshot: dict = {}
+        self.events: list[tuple[str, str]] = []
+
+    def __call__(self, kind: str, text: str) -> None:
+        self.events.append((kind, text))
+        match = re.match(r"(mlops-grader-(\w+)-stack): both services healthy", text)
+        if kind == "stack" and match and not self.snapshot:
+            self.project, run_id = match.group(1), match.group(2)
+            selector = {"label": f"com.docker.compose.project={self.project}"}
+            self.snapshot = {
+                "run_id": run_id,
+                "containers": [c.attrs for c in self.docker.containers.list(all=True, filters=selector)],
+                "networks": [n.attrs for n in self.docker.networks.list(filters=selector)],
+                "volumes": [v.attrs for v in self.docker.volumes.list(filters=selector)],
+            }
+
+
+@pytest.fixture(scope="session")
+def reference_run(docker_client, tmp_path_factory):
+    """One full instructor-mode grade of the reference per session, shared by every test that reads it."""
+    from grader.context import Options
+    from grader.run import grade
+
+    observer = GradeObserver(docker_client)
+    workroot = tmp_path_factory.mktemp("reference-grade")
+    report = grade(options=Options(submission=REPO, solution=True, instructor=True, workroot=workroot),
+                   on_event=observer)
+    observer.workroot = workroot
+    return report, observer

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from grader import rubric
 from grader.context import LABEL_RUN, Context, Options, Timeouts
-from grader.results import CheckResult, GradeReport
-from grader.run import grade, run_check
+from grader.results import CheckResult
+from grader.run import run_check
 from grader.tasks.t03_dockerignore import plant_markers
 from grader.workspace import prepare
 
@@ -83,12 +83,6 @@ def run_checks(files: dict[str, str | None], ids, *, ready: float = 10) -> Run:
 def variant_run(name: str) -> Run:
     files, ids = VARIANTS[name]
     return run_checks(files, ids)
-
-
-@functools.cache
-def reference_report() -> GradeReport:
-    """The real grader on the reference solution, tasks 2, 3, 5 and 9 (once per test session)."""
-    return grade(options=Options(submission=REPO, solution=True, task_ids=("2", "3", "5", "9")))
 
 
 def leftovers(client, run_id: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dockerkit import leftovers, reference_report, variant_run
+from dockerkit import leftovers, variant_run
 
 from grader.dockerfiles import DockerfileModel
 from grader.tasks import t02_mlapp as t02
@@ -91,8 +91,8 @@ def test_healthcheck_exec_reads_the_image_config(test, passed, fragment):
 
 
 @pytest.mark.docker
-def test_reference_scores_full_marks_on_task_2():
-    report = reference_report()
+def test_reference_scores_full_marks_on_task_2(reference_run):
+    report = reference_run[0]
     results = {c.id: c for c in report.checks if c.task_id == "2"}
     assert len(results) == 10
     assert {i: (c.status, c.message) for i, c in results.items() if not c.passed} == {}

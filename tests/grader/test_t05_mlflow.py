@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from dockerkit import leftovers, reference_report, run_checks
+from dockerkit import leftovers, run_checks
 
 from grader.dockerfiles import DockerfileModel
 from grader.tasks import t05_mlflow as t05
@@ -91,8 +91,8 @@ def test_store_outcome_needs_named_volumes():
 
 
 @pytest.mark.docker
-def test_reference_scores_full_marks_on_task_5():
-    results = {c.id: c for c in reference_report().checks if c.task_id == "5"}
+def test_reference_scores_full_marks_on_task_5(reference_run):
+    results = {c.id: c for c in reference_run[0].checks if c.task_id == "5"}
     assert len(results) == 6
     assert {i: (c.status, c.message) for i, c in results.items() if not c.passed} == {}
     assert "backend store /mlflow/db/mlflow.db on volume" in results["5.store-on-volume"].message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from dockerkit import reference_report, variant_run
+from dockerkit import variant_run
 
 from grader.dockerfiles import DockerfileModel
 from grader.tasks import t09_optimize as t09
@@ -69,8 +69,8 @@ def test_hadolint_scores_warnings_not_style(tmp_path, repo):
 
 
 @pytest.mark.docker
-def test_reference_scores_full_marks_on_task_9():
-    results = {c.id: c for c in reference_report().checks if c.task_id == "9"}
+def test_reference_scores_full_marks_on_task_9(reference_run):
+    results = {c.id: c for c in reference_run[0].checks if c.task_id == "9"}
     assert {i: (c.status, c.message) for i, c in results.items() if not c.passed} == {}
     assert re.match(r"adds \d+ MB over python:3\.11-slim-bookworm", results["9.size-budget"].message)
 
