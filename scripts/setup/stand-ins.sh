@@ -72,7 +72,8 @@ C
   have gcc || die "gcc is needed to build the hello-world stand-in"
   gcc -static -Os -s -o "$dir/hello" "$dir/hello.c"
   printf 'FROM scratch\nCOPY hello /\nLABEL %s\nCMD ["/hello"]\n' "$LABEL" > "$dir/Dockerfile"
-  docker build -q -t "$HELLO_IMAGE" "$dir" >/dev/null
+  docker build -q -t "$HELLO_IMAGE" "$dir" >"$STATE_DIR/hello-build.log" 2>&1 \
+    || die "building the hello-world stand-in failed; see $STATE_DIR/hello-build.log"
 }
 
 build_registry_stand_in() {
