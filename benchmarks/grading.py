@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def timed_grade(**options) -> tuple[float, dict[str, float], object]:
     report = grade(options=Options(submission=REPO, **options), on_event=on_event)
     ended = time.monotonic()
     phases, points = {}, [("prepare", started)] + marks + [("end", ended)]
-    for (name, at), (_, until) in zip(points, points[1:]):
+    for (name, at), (_, until) in itertools.pairwise(points):
         phases[name] = phases.get(name, 0.0) + (until - at)
     return ended - started, phases, report
 

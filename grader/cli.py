@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from grader import __version__
-from grader.context import LABEL_RUN
+from grader.context import LABEL_RUN, Limits
 from grader.results import ERROR, GradeReport
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,9 @@ def grade_parser() -> argparse.ArgumentParser:
                    help="multiply every timeout by X on a slow machine (default: 1)")
     p.add_argument("--workroot", type=Path, metavar="DIR", help="where scratch copies go (default: system temp)")
     p.add_argument("--no-cache", action="store_true", help="build without the layer cache (slow; cold-build figures)")
+    p.add_argument("--limit-memory", metavar="SIZE", help="memory limit for every container the grader starts, e.g. 1g")
+    p.add_argument("--limit-cpus", type=float, metavar="N", help="CPU limit for every container, e.g. 1.5")
+    p.add_argument("--limit-pids", type=int, metavar="N", help="process limit for every container, e.g. 512")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -136,12 +139,21 @@ def write_output(text: str, output: Path | None) -> None:
     output.write_text(text, encoding="utf-8")
 
 
+def options_from_args(args, *, submission: Path):
+    """The grading run's Options from parsed `grade` arguments."""
+    from grader.context import Options
+
+    return Options(submission=submission, solution=args.solution, task_ids=tuple(args.tasks),
+                   instructor=args.instructor, keep=args.keep, workroot=args.workroot,
+                   timeout_scale=args.timeout_scale, no_cache=args.no_cache,
+                   limits=Limits(memory=args.limit_memory, cpus=args.limit_cpus, pids=args.limit_pids))
+
+
 def grade_command(argv: list[str]) -> int:
     parser = grade_parser()
     args = parser.parse_args(argv)
     # Imported after parsing so --help works even when a task module is broken.
     from grader import reporters
-    from grader.context import Options
     from grader.progress import Progress
     from grader.rubric import load
     from grader.workspace import looks_like_submission
@@ -169,9 +181,7 @@ def grade_command(argv: list[str]) -> int:
         return doctor.main([])
     from grader.run import grade  # imports every task module
 
-    options = Options(submission=submission, solution=args.solution, task_ids=tuple(args.tasks),
-                      instructor=args.instructor, keep=args.keep, workroot=args.workroot,
-                      timeout_scale=args.timeout_scale, no_cache=args.no_cache)
+    options = options_from_args(args, submission=submission)
     try:
         with protected_teardown(), Progress(verbose=args.verbose > 0) as progress:
             report = grade(options=options, on_event=progress)

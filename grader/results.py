@@ -100,6 +100,6 @@ class GradeReport:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["score"], data["max_score"] = self.score, self.max_score
-        for task, raw in zip(self.tasks, data["tasks"]):
+        for task, raw in zip(self.tasks, data["tasks"], strict=True):
             raw["score"], raw["max_score"] = task.score, task.max_score
         return data

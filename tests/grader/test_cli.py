@@ -60,6 +60,16 @@ def test_grade_options_parse():
     assert (defaults.submission, defaults.format, defaults.tasks) == (".", "text", [])
 
 
+def test_limits_and_cache_options_reach_the_run():
+    args = cli.grade_parser().parse_args(["sub", "--limit-memory", "1g", "--limit-cpus", "1.5",
+                                          "--limit-pids", "256", "--no-cache", "--instructor"])
+    options = cli.options_from_args(args, submission=Path("sub"))
+    assert (options.limits.memory, options.limits.cpus, options.limits.pids) == ("1g", 1.5, 256)
+    assert options.no_cache and options.instructor and options.submission == Path("sub")
+    defaults = cli.options_from_args(cli.grade_parser().parse_args([]), submission=Path("."))
+    assert defaults.limits.memory is None and not defaults.no_cache
+
+
 def test_link_base_only_in_github_actions():
     env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_SHA": "abc"}
     assert cli.link_base(env) == "https://github.com/o/r/blob/abc"
