@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.context import ResourceError
 from grader.resources import provides
+from grader.shellwords import argv_words, option, substitute
 
 log = logging.getLogger(__name__)
 
@@ -59,34 +60,6 @@ class Mount:
     source: str | None   # host path (bind), volume key (volume), None (anonymous, tmpfs)
     target: str
     read_only: bool = False
-
-
-def _argv(value) -> list[str]:
-    """A command/entrypoint as words: lists kept, strings shell-split (compose normalises too)."""
-    return [] if value is None else shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
-
-
-def words(argv: list[str]) -> list[str]:
-    """Every word of a command, with `sh -c "..."` scripts split too, so options are found in both."""
-    found = []
-    for arg in argv:
-        try:
-            found += shlex.split(arg) if (" " in arg or "\t" in arg) else [arg]
-        except ValueError:
-            found.append(arg)
-    return found
-
-
-def option(argv: list[str], *names: str) -> str | None:
-    """The value of the last `--name value` / `--name=value` / `-p value` in a command, else None."""
-    value, tokens = None, words(argv)
-    for i, token in enumerate(tokens):
-        for name in names:
-            if token == name and i + 1 < len(tokens):
-                value = tokens[i + 1]
-            elif token.startswith(name + "="):
-                value = token[len(name) + 1:]
-    return value
 
 
 class ComposeModel:
@@ -199,9 +172,9 @@ class ComposeModel:
             argv = ins.exec_argv()
             return argv if argv is not None else ["/bin/sh", "-c", ins.body]
 
-        ep = _argv(entrypoint) if entrypoint is not None else from_image("ENTRYPOINT")
+        ep = argv_words(entrypoint) if entrypoint is not None else from_image("ENTRYPOINT")
         # Setting `entrypoint:` in compose clears the image's CMD, as docker run --entrypoint does.
-        cmd = _argv(command) if command is not None else [] if entrypoint is not None else from_image("CMD")
+        cmd = argv_words(command) if command is not None else [] if entrypoint is not None else from_image("CMD")
         return ep + cmd
 
     def image_env(self, service: str) -> dict[str, str]:
@@ -216,10 +189,10 @@ class ComposeModel:
         hc = self.services[service].get("healthcheck")
         if hc:
             test = hc.get("test")
-            if hc.get("disable") or (test and _argv(test)[:1] == ["NONE"]):
+            if hc.get("disable") or (test and argv_words(test)[:1] == ["NONE"]):
                 return None
             if test:
-                return ("compose", " ".join(_argv(test)))
+                return ("compose", " ".join(argv_words(test)))
         model = self.image_model(service)
         ins = model.effective("HEALTHCHECK") if model else None
         if ins is None or ins.value.strip().upper() == "NONE":
@@ -231,8 +204,6 @@ class ComposeModel:
         """The container port MLflow listens on: --port/-p, else MLFLOW_PORT, else 5000."""
         if not self.mlflow:
             return MLFLOW_DEFAULT_PORT
-        from grader.dockerfiles import substitute
-
         env = self.image_env(self.mlflow)
         value = option(self.command(self.mlflow), "--port", "-p") or env.get("MLFLOW_PORT") or ""
         value = substitute(value, env)  # `sh -c "mlflow server --port $PORT"`

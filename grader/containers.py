@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -11,8 +10,9 @@ from dataclasses import dataclass
 from docker.errors import APIError, ImageNotFound, NotFound
 from requests.exceptions import RequestException
 
-from grader import engine
+from grader import probes
 from grader.context import ResourceError
+from grader.probes import remove_container
 from grader.resources import provides
 
 log = logging.getLogger(__name__)
@@ -33,34 +33,15 @@ class Endpoint:
         return f"http://{self.ip}:{self.port}"
 
 
-def _limits(ctx) -> dict:
-    limits = ctx.options.limits
-    kwargs = {}
-    if limits.memory:
-        kwargs["mem_limit"] = limits.memory
-    if limits.cpus:
-        kwargs["nano_cpus"] = int(limits.cpus * 1e9)
-    if limits.pids:
-        kwargs["pids_limit"] = limits.pids
-    return kwargs
-
-
-def _remove(container) -> None:
-    try:
-        container.remove(force=True, v=True)
-    except NotFound:
-        pass
-
-
 def start_standalone(ctx, role: str):
     """`docker run -d` of the role's image with its own CMD: no ports, no extra env."""
     image = ctx.get(f"{role}_image")
     try:
         container = ctx.docker.containers.create(image.tag, name=ctx.name(role), labels=ctx.labels,
-                                                 detach=True, **_limits(ctx))
+                                                 detach=True, **ctx.options.limits.container_kwargs())
     except (APIError, ImageNotFound) as exc:
         raise ResourceError(f"the {role} container could not be created: {exc.explanation or exc}") from None
-    ctx.defer(f"remove container {container.name}", lambda: _remove(container))
+    ctx.defer(f"remove container {container.name}", lambda: remove_container(container))
     try:
         container.start()
     except APIError as exc:  # e.g. the CMD's executable is not in the image
@@ -157,9 +138,9 @@ def serving_port(listening: list[tuple[str, int]], exposed: list[int]) -> int | 
 
 
 def listening_now(container, *, blame: str | None = None) -> list[tuple[str, int]]:
-    """engine.listeners, but a container that exits meanwhile is reported as having exited."""
+    """probes.listeners, but a container that exits meanwhile is reported as having exited."""
     try:
-        return engine.listeners(container)
+        return probes.listeners(container)
     except ResourceError:
         # A dying container fails the exec before its state says so: let the state settle.
         for _ in range(6):
@@ -182,12 +163,14 @@ def wait_listening(ctx, container, *, role: str, blame: str | None = None) -> li
 LOOPBACK_SETTLE = 10.0  # seconds a loopback-only listener is given before the grader stops waiting
 
 
-def wait_api(ctx, role: str, *, blame: str) -> Endpoint:
-    """Wait until the role's container answers GET /health with 200 on its own non-loopback IP."""
-    container = ctx.get(f"{role}_container")
-    exposed = exposed_ports(ctx.get(f"{role}_image").attrs)
+def wait_api(ctx, container, *, what: str, exposed: list[int], started: float | None = None,
+             blame: str | None = None) -> Endpoint:
+    """Wait until `container` answers GET /health with 200 on its own non-loopback IP.
+
+    `what` names it in messages; `started` (monotonic) is when it started, for the ready timeout.
+    """
     timeout = ctx.options.timeout("ready")
-    deadline = max(ctx.shared.get(f"{role}_started", time.monotonic()) + timeout, time.monotonic() + 5)
+    deadline = max((started or time.monotonic()) + timeout, time.monotonic() + 5)
     seen, last, loopback_since = [], "no probe ran", None
     while True:
         ensure_running(container, blame=blame)
@@ -195,9 +178,9 @@ def wait_api(ctx, role: str, *, blame: str) -> Endpoint:
         seen = listening_now(container, blame=blame)
         port = serving_port(seen, exposed)
         if ip and port:
-            answer = engine.http(container, f"http://{ip}:{port}/health", timeout=5)
+            answer = probes.http(container, f"http://{ip}:{port}/health", timeout=5)
             if answer.get("status") == 200:
-                ctx.event("ready", f"{role} answers on port {port}")
+                ctx.event("ready", f"{what} answers on port {port}")
                 return Endpoint(container=container, ip=ip, port=port)
             last = f"GET http://{ip}:{port}/health -> {answer.get('status') or answer.get('error')}"
         # A server bound to loopback only does not rebind later: say so now, not at the timeout.
@@ -215,19 +198,25 @@ def wait_api(ctx, role: str, *, blame: str) -> Endpoint:
     why = " (loopback only: other containers cannot reach it)" if loopback else ""
     waited = f"{LOOPBACK_SETTLE:.0f} s after it started listening" if loopback_since else f"{timeout:.0f} s"
     raise ResourceError(
-        f"the {role} container did not answer GET /health with 200 within {waited}: it listens on "
+        f"the {what} container did not answer GET /health with 200 within {waited}: it listens on "
         f"{where}{why}; last probe: {last}", blame=blame,
         expected="GET /health on the container's IP to answer 200", details=log_tail(container))
 
 
+def role_api(ctx, role: str, *, blame: str) -> Endpoint:
+    """wait_api for the role's standalone container, on the ports its image EXPOSEs."""
+    return wait_api(ctx, ctx.get(f"{role}_container"), what=role, exposed=exposed_ports(ctx.get(f"{role}_image").attrs),
+                    started=ctx.shared.get(f"{role}_started"), blame=blame)
+
+
 @provides("mlapp_api", blame="2.api-answers", depends=("mlapp_container",))
 def mlapp_api(ctx) -> Endpoint:
-    return wait_api(ctx, "mlapp", blame="2.api-answers")
+    return role_api(ctx, "mlapp", blame="2.api-answers")
 
 
 @provides("mlflow_api", blame="5.healthy", depends=("mlflow_container",))
 def mlflow_api(ctx) -> Endpoint:
-    return wait_api(ctx, "mlflow", blame="5.healthy")
+    return role_api(ctx, "mlflow", blame="5.healthy")
 
 
 @dataclass(frozen=True)
@@ -266,43 +255,3 @@ def wait_healthy(ctx, container, *, role: str, config: dict) -> Health:
         if status in ("healthy", "unhealthy", "none", "exited") or elapsed >= budget:
             return Health(status, elapsed, budget, output)
         time.sleep(1)
-
-
-PROBE_WRAPPER = ("python3", "python")
-
-
-def run_probe(ctx, image: str, code: str, *, timeout: float | None = None) -> tuple[int, str]:
-    """Run standard-library Python in a one-off root container of `image` (no network); (rc, output)."""
-    timeout = timeout or ctx.options.timeout("exec") * 2
-    last = ""
-    for python in PROBE_WRAPPER:
-        try:
-            container = ctx.docker.containers.create(
-                image, entrypoint=[python, "-c", code], command=[], user="0", network_disabled=True,
-                labels=ctx.labels, detach=True, **_limits(ctx))
-        except APIError as exc:
-            raise ResourceError(f"could not create a probe container of {image}: {exc.explanation or exc}") from None
-        try:
-            try:
-                container.start()
-            except APIError as exc:  # this python is not in the image: try the next name
-                last = str(exc.explanation or exc)
-                continue
-            try:
-                rc = container.wait(timeout=timeout).get("StatusCode", 1)
-            except (RequestException, APIError):
-                raise ResourceError(f"a probe in {image} did not finish within {timeout:.0f} s") from None
-            return rc, container.logs().decode("utf-8", "replace")
-        finally:
-            _remove(container)
-    raise ResourceError(f"{image} has no python3 or python to run the grader's probe: {last}")
-
-
-def probe_json(ctx, image: str, code: str):
-    """run_probe for code that prints one JSON document last."""
-    rc, out = run_probe(ctx, image, code)
-    try:
-        return json.loads(out.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise ResourceError(f"the probe in {image} failed (exit {rc}): {out.strip()[-300:]}") from None
-

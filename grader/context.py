@@ -23,6 +23,17 @@ class Limits:
     cpus: float | None = None      # e.g. 1.0
     pids: int | None = None        # e.g. 512
 
+    def container_kwargs(self) -> dict:
+        """The limits as Docker SDK `containers.create/run` keyword arguments."""
+        kwargs = {"mem_limit": self.memory, "pids_limit": self.pids,
+                  "nano_cpus": int(self.cpus * 1e9) if self.cpus else None}
+        return {k: v for k, v in kwargs.items() if v}
+
+    def compose_limits(self) -> dict:
+        """The limits as a compose service's `deploy.resources.limits`."""
+        wanted = {"memory": self.memory, "cpus": None if self.cpus is None else str(self.cpus), "pids": self.pids}
+        return {k: v for k, v in wanted.items() if v is not None}
+
 
 @dataclass(frozen=True)
 class Timeouts:

@@ -11,47 +11,14 @@ from pathlib import Path
 
 from docker.utils import parse_repository_tag
 from dockerfile_parse import DockerfileParser
-from dockerfile_parse.util import extract_key_values
 
 from grader.context import ResourceError
 from grader.resources import provides
+from grader.shellwords import arg_defaults, pairs, substitute
 
 log = logging.getLogger(__name__)
 
-_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+])(?P<word>[^}]*))?\}"
-                  r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
 _FLAG = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?\s*")
-
-
-def substitute(text: str, variables: dict[str, str]) -> str:
-    """Expand $VAR, ${VAR}, ${VAR:-default}, ${VAR:+alt}; unknown variables are left as written."""
-    def expand(match: re.Match) -> str:
-        name = match.group("braced") or match.group("plain")
-        op, word = match.group("op"), match.group("word")
-        value = variables.get(name)
-        if op == "-":
-            return value if value else word
-        if op == "+":
-            return word if value else ""
-        return match.group(0) if value is None else value
-    return _VAR.sub(expand, text)
-
-
-def _arg_defaults(value: str) -> list[tuple[str, str | None]]:
-    """ARG names with their defaults; None for `ARG NAME` without one (it stays unresolved)."""
-    found = []
-    for word in value.split():
-        key, eq, default = word.partition("=")
-        found.append((key, default.strip("'\"") if eq else None))
-    return found
-
-
-def _pairs(value: str) -> list[tuple[str, str]]:
-    """ARG/ENV key-value pairs as written (`K=V K2=V2`, `K V` or a bare `K`)."""
-    try:
-        return extract_key_values(env_replace=False, args={}, envs={}, instruction_value=value)
-    except (ValueError, IndexError):
-        return []
 
 
 @dataclass(frozen=True)
@@ -179,21 +146,21 @@ class DockerfileModel:
                 continue
             if current is None:
                 if keyword == "ARG":
-                    for key, default in _arg_defaults(value):
+                    for key, default in arg_defaults(value):
                         if default is not None:
                             top_args[key] = substitute(default, top_args)
                 continue
             variables = {**current["args"], **current["envs"]}
             current["instructions"].append(Instruction(keyword, value, line, variables))
             if keyword == "ARG":
-                for key, default in _arg_defaults(value):
+                for key, default in arg_defaults(value):
                     # A stage's own default wins; a bare `ARG NAME` takes the global ARG's value.
                     if default is not None:
                         current["args"][key] = substitute(default, variables)
                     elif key in top_args:
                         current["args"][key] = top_args[key]
             elif keyword == "ENV":
-                for key, val in _pairs(value):
+                for key, val in pairs(value):
                     current["envs"][key] = substitute(val, {**current["args"], **current["envs"]})
         if current:
             stages.append(_finish(current))

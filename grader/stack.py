@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from docker.errors import APIError, NotFound
 
-from grader import engine, policy
+from grader import engine, policy, probes
 from grader.compose import ComposeModel, run_compose
 from grader.context import Limits, ResourceError
 from grader.resources import provides
@@ -52,9 +52,7 @@ def override(model: ComposeModel, *, labels: dict[str, str], name, images: dict[
         if svc.get("container_name"):
             # Keep a student's container_name reachable by DNS although the real name is per run.
             spec["networks"] = {net: {"aliases": [svc["container_name"]]} for net in model.networks(svc_name)}
-        wanted = {"memory": limits.memory, "cpus": None if limits.cpus is None else str(limits.cpus),
-                  "pids": limits.pids}
-        wanted = {k: v for k, v in wanted.items() if v is not None}
+        wanted = limits.compose_limits()
         if wanted:
             # deploy limits and the short keys must agree, so the short keys go (compose refuses both).
             for key, short in (("memory", "mem_limit"), ("cpus", "cpus"), ("pids", "pids_limit")):
@@ -247,7 +245,7 @@ class Stack:
     # -- probes from inside containers ------------------------------------------------------------
     def http(self, service: str, url: str, **kwargs) -> dict:
         kwargs.setdefault("timeout", 10)
-        return engine.http(self.container(service), url, **kwargs)
+        return probes.http(self.container(service), url, **kwargs)
 
     @property
     def tracking_uri(self) -> str | None:
@@ -270,7 +268,7 @@ class Stack:
         """The port the API really listens on (not loopback), preferring the ones the files name."""
         container = self.container(self.model.mlapp)
         # Without a healthcheck "running" may come before the server listens: give it the ready time.
-        listening = engine.wait_for(lambda: [p for h, p in engine.listeners(container) if h not in LOOPBACK],
+        listening = engine.wait_for(lambda: [p for h, p in probes.listeners(container) if h not in LOOPBACK],
                                     timeout=self.ctx.options.timeout("ready"), what="a listening port")
         ports = sorted(set(listening or []))
         if not ports:

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from grader import build as builds
-from grader import engine
+from grader import probes
 from grader.containers import (
     ALL_INTERFACES,
     ensure_running,
@@ -143,13 +143,11 @@ def _json_answer(answer: dict) -> tuple[bool, str]:
 
 @check("2.api-answers", phase="inspect", requires=("mlapp_api",))
 def api_answers(ctx):
-    from grader.engine import http
-
     api = ctx.get("mlapp_api")
     results = {
-        "GET /health": _json_answer(http(api.container, f"{api.url}/health")),
-        "POST /predict": _json_answer(http(api.container, f"{api.url}/predict", method="POST",
-                                           payload=sample_request(ctx), timeout=20)),
+        "GET /health": _json_answer(probes.http(api.container, f"{api.url}/health")),
+        "POST /predict": _json_answer(probes.http(api.container, f"{api.url}/predict", method="POST",
+                                                  payload=sample_request(ctx), timeout=20)),
     }
     good = [k for k, (passed, _) in results.items() if passed]
     found = "; ".join(f"{k} -> {text}" for k, (_, text) in results.items())
@@ -216,7 +214,7 @@ def _read(container, path: str) -> str:
         return testinfra.get_host(f"docker://{container.id}").file(path).content_string
     except Exception as exc:  # no /bin/sh in the image, or the CLI is missing: read it with Python
         log.debug("testinfra could not read %s: %s", path, exc)
-    rc, out = engine.exec_python(container, f"import sys; sys.stdout.write(open({path!r}).read())")
+    rc, out = probes.exec_python(container, f"import sys; sys.stdout.write(open({path!r}).read())")
     if rc != 0:
         raise ResourceError(f"could not read {path} in the container: {out.strip()[-200:]}")
     return out

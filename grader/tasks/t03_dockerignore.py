@@ -9,7 +9,7 @@ from pathlib import Path
 
 from docker.utils.build import exclude_paths, tar
 
-from grader.containers import probe_json
+from grader.probes import probe_json
 from grader.registry import check
 from grader.results import fail, ok
 

@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from grader import engine
+from grader import probes
 from grader.registry import check
 from grader.results import fail, ok
 
@@ -117,7 +117,7 @@ def judge(records: list[dict], others: list[str], *, request_id: str, tail: str)
 def structured_log(ctx):
     api = ctx.get("mlapp_api")
     request_id = f"grader-{ctx.run_id}-1"
-    answer = engine.http(api.container, f"{api.url}/health", headers={"X-Request-ID": request_id}, timeout=10)
+    answer = probes.http(api.container, f"{api.url}/health", headers={"X-Request-ID": request_id}, timeout=10)
     if answer.get("status") is None:
         return fail("GET /health did not answer", expected="an answer to GET /health",
                     found=answer.get("error", "no answer"))

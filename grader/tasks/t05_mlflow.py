@@ -9,11 +9,12 @@ import re
 import shlex
 from pathlib import Path, PurePosixPath
 
-from grader import engine
+from grader import probes
 from grader.context import ResourceError
-from grader.dockerfiles import DockerfileModel, substitute
+from grader.dockerfiles import DockerfileModel
 from grader.registry import check
 from grader.results import fail, ok
+from grader.shellwords import substitute
 from grader.tasks.t02_mlapp import base_pinned, binds_all, built, healthy, non_root_outcome
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def store_outcome(proc: dict, mounts: list[dict]):
 def store_on_volume(ctx):
     stack = ctx.get("stack")
     container = stack.container(stack.model.mlflow)
-    rc, out = engine.exec_python(container, PROCESSES, timeout=ctx.options.timeout("exec"))
+    rc, out = probes.exec_python(container, PROCESSES, timeout=ctx.options.timeout("exec"))
     try:
         processes = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):

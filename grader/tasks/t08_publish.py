@@ -7,11 +7,12 @@ import re
 import time
 from dataclasses import dataclass
 
-from docker.errors import APIError, NotFound
+from docker.errors import APIError
 
-from grader import engine, publish
-from grader.containers import container_ip, exposed_ports, serving_port
+from grader import publish
+from grader.containers import exposed_ports, wait_api
 from grader.context import ResourceError
+from grader.probes import remove_container
 from grader.registry import check
 from grader.results import fail, ok
 
@@ -78,47 +79,17 @@ def tagged(ctx):
     return ok(f"`{model.mlapp}` is tagged {ref}")
 
 
-def _remove(cli, container) -> None:
-    try:
-        container.remove(force=True, v=True)
-    except NotFound:
-        pass
-
-
 def run_health(ctx, ref: str) -> str:
     """Run the pulled image standalone and wait for GET /health 200 from inside it; what answered."""
-    cli = ctx.docker
-    limits = ctx.options.limits
-    kwargs = {k: v for k, v in (("mem_limit", limits.memory), ("pids_limit", limits.pids),
-                                ("nano_cpus", int(limits.cpus * 1e9) if limits.cpus else None)) if v}
-    container = cli.containers.run(ref, detach=True, name=ctx.name("published"), labels=ctx.labels, **kwargs)
+    container = ctx.docker.containers.run(ref, detach=True, name=ctx.name("published"), labels=ctx.labels,
+                                          **ctx.options.limits.container_kwargs())
+    started = time.monotonic()
     try:
-        deadline = time.monotonic() + ctx.options.timeout("ready")
-        last = "no probe ran"
-        while time.monotonic() < deadline:
-            container.reload()
-            if container.status not in ("running", "created"):
-                code = container.attrs["State"].get("ExitCode")
-                tail = container.logs(tail=10).decode("utf-8", "replace").strip()
-                last_line = tail.splitlines()[-1][:200] if tail else "(no output)"
-                raise ResourceError(f"a container of the pulled image exited with code {code}: {last_line}",
-                                    details=tail or None)
-            try:
-                port = serving_port(engine.listeners(container), exposed_ports(container.attrs))
-                ip = container_ip(container)
-                if port and ip:
-                    answer = engine.http(container, f"http://{ip}:{port}/health", timeout=5)
-                    if answer.get("status") == 200:
-                        return f"GET /health on port {port} answered 200"
-                    last = f"GET /health on port {port}: {answer.get('status') or answer.get('error')}"
-            except (APIError, ResourceError) as exc:  # it stopped between reload and exec: look again
-                last = getattr(exc, "message", str(exc))
-            time.sleep(1)
-        raise ResourceError(f"the pulled image did not answer /health within "
-                            f"{ctx.options.timeout('ready'):.0f} s ({last})",
-                            details=container.logs(tail=10).decode("utf-8", "replace"))
+        api = wait_api(ctx, container, what="pulled image's", exposed=exposed_ports(container.attrs),
+                       started=started)
+        return f"GET /health on port {api.port} answered 200"
     finally:
-        _remove(cli, container)
+        remove_container(container)
 
 
 @check("8.push-pull", phase="late", requires=("compose", "stack_images", "registry"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.compose import ComposeModel, load, option, words
+from grader.compose import ComposeModel, load
 from grader.context import ResourceError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,17 +165,3 @@ def test_skeleton_compose_is_a_clean_failure(tmp_path):
 
     with pytest.raises(ResourceError, match="no service builds"):
         compose(Ctx())
-
-
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["mlflow", "server", "--port", "1"], "1"),
-    (["mlflow", "server", "--port=2"], "2"),
-    (["sh", "-c", "mlflow server -p 3 --host 0.0.0.0"], "3"),
-    (["mlflow", "server"], None),
-])
-def test_option(argv, expected):
-    assert option(argv, "--port", "-p") == expected
-
-
-def test_words_split_shell_scripts():
-    assert words(["sh", "-c", "a 'b c' d"]) == ["sh", "-c", "a", "b c", "d"]

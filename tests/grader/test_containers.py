@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from dockerkit import BASE, EXITS, LOOPBACK_ROOT, leftovers, make_context, make_submission
+from dockerkit import EXITS, LOOPBACK_ROOT, leftovers, make_context, make_submission
 
-from grader.containers import _seconds, exposed_ports, healthcheck_budget, reachable, run_probe, serving_port
+from grader.containers import _seconds, exposed_ports, healthcheck_budget, reachable, serving_port
 from grader.context import ResourceError
 from grader.tasks.t02_mlapp import identity
 
@@ -62,19 +62,6 @@ def test_loopback_server_never_answers_on_the_container_ip(tmp_path, docker_clie
             ctx.get("mlapp_api")
         who = identity(container, ctx.get("mlapp_image").config)
         assert (who.configured, who.configured_uid, who.running_uid, who.running_name) == ("", 0, 0, "root")
-    finally:
-        assert ctx.close() == []
-    assert leftovers(docker_client, ctx.run_id) == []
-
-
-@pytest.mark.docker
-def test_probe_runs_python_as_root_without_network(tmp_path, docker_client):
-    ctx = make_context(tmp_path)
-    try:
-        rc, out = run_probe(ctx, BASE, "import os, socket; print(os.getuid(), socket.gethostbyname_ex)")
-        assert rc == 0 and out.startswith("0 ")
-        rc, out = run_probe(ctx, BASE, "import urllib.request; urllib.request.urlopen('http://example.org', timeout=2)")
-        assert rc != 0  # network disabled
     finally:
         assert ctx.close() == []
     assert leftovers(docker_client, ctx.run_id) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.context import ResourceError
-from grader.dockerfiles import DockerfileModel, ImageRef, load, substitute
+from grader.dockerfiles import DockerfileModel, ImageRef, load
 
 MULTI = """\
 # syntax comment
@@ -81,11 +81,6 @@ def test_instruction_variables_and_resolution():
 def test_image_refs(raw, repository, tag, digest, pinned):
     ref = ImageRef.parse(raw)
     assert (ref.repository, ref.tag, ref.digest, ref.pinned) == (repository, tag, digest, pinned)
-
-
-def test_substitute_forms():
-    values = {"A": "1", "EMPTY": ""}
-    assert substitute("$A ${A} ${B:-x} ${EMPTY:-d} ${A:+set} ${B:+set} $B", values) == "1 1 x d set  $B"
 
 
 def test_reference_dockerfiles_parse(repo):

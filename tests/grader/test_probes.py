@@ -1,0 +1,58 @@
+"""Probes: the JSON they print, one-off probe containers and exec probes in a running container."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from dockerkit import BASE, leftovers, make_context
+
+from grader.probes import exec_python, http, last_json, listeners, probe_json, remove_container, run_probe
+
+
+def test_last_json_reads_the_last_line():
+    assert last_json("noise\n{\"a\": 1}\n") == {"a": 1}
+    with pytest.raises(ValueError):
+        last_json("not json")
+    with pytest.raises(IndexError):
+        last_json("   ")
+
+
+@pytest.mark.docker
+def test_probe_runs_python_as_root_without_network(tmp_path, docker_client):
+    ctx = make_context(tmp_path)
+    try:
+        rc, out = run_probe(ctx, BASE, "import os, socket; print(os.getuid(), socket.gethostbyname_ex)")
+        assert rc == 0 and out.startswith("0 ")
+        rc, out = run_probe(ctx, BASE, "import urllib.request; urllib.request.urlopen('http://example.org', timeout=2)")
+        assert rc != 0  # network disabled
+    finally:
+        assert ctx.close() == []
+    assert leftovers(docker_client, ctx.run_id) == []
+
+
+@pytest.mark.docker
+def test_exec_probes_in_a_running_container(tmp_path, docker_client):
+    ctx = make_context(tmp_path)
+    container = docker_client.containers.run(
+        BASE, ["python", "-m", "http.server", "--bind", "0.0.0.0", "8000"], detach=True,
+        name=ctx.name("probe-target"), labels=ctx.labels)
+    try:
+        assert probe_json(ctx, BASE, "import json; print(json.dumps([1, 2]))") == [1, 2]
+        found = []
+        for _ in range(20):  # the server needs a moment to bind
+            found = listeners(container)
+            if found:
+                break
+            time.sleep(0.5)
+        assert ("0.0.0.0", 8000) in found
+        answer = http(container, "http://127.0.0.1:8000/nowhere", timeout=5)
+        assert answer["status"] == 404
+        assert http(container, "http://127.0.0.1:1/", timeout=2)["status"] is None
+        rc, out = exec_python(container, "import sys; sys.exit(4)")
+        assert rc == 4
+    finally:
+        remove_container(container)
+        remove_container(container)  # already gone: no error
+        assert ctx.close() == []
+    assert leftovers(docker_client, ctx.run_id) == []
