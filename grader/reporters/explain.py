@@ -124,9 +124,10 @@ def hidden_note(report: GradeReport) -> str | None:
     if not hidden:
         return None
     total = points(sum(c.points for c in hidden))
-    noun = "check" if len(hidden) == 1 else "checks"
-    return (f"{len(hidden)} hidden {noun} ({total} points) in these tasks run only when your "
-            f"instructor grades (python -m grader --instructor); they are not in this score.")
+    one = len(hidden) == 1
+    return (f"{len(hidden)} hidden {'check' if one else 'checks'} ({total} points) in these tasks "
+            f"{'runs' if one else 'run'} only when your instructor grades (python -m grader --instructor); "
+            f"{'it is' if one else 'they are'} not in this score.")
 
 
 def visible_checks(report: GradeReport):
