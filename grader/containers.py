@@ -12,7 +12,6 @@ from requests.exceptions import RequestException
 
 from grader import probes
 from grader.context import ResourceError
-from grader.probes import remove_container
 from grader.resources import provides
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ def start_standalone(ctx, role: str):
                                                  detach=True, **ctx.options.limits.container_kwargs())
     except (APIError, ImageNotFound) as exc:
         raise ResourceError(f"the {role} container could not be created: {exc.explanation or exc}") from None
-    ctx.defer(f"remove container {container.name}", lambda: remove_container(container))
+    ctx.defer(f"remove container {container.name}", lambda: probes.remove_container(container))
     try:
         container.start()
     except APIError as exc:  # e.g. the CMD's executable is not in the image
