@@ -7,7 +7,7 @@ import itertools
 import time
 from pathlib import Path
 
-from grader.context import Options
+from grader.options import Options
 from grader.run import grade
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ import urllib3
 from docker.errors import APIError, DockerException, ImageNotFound
 from requests.exceptions import RequestException
 
-from grader.context import ResourceError
 from grader.dockerfiles import DockerfileModel
+from grader.errors import ResourceError
 from grader.resources import provides
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,14 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from grader import __version__
-from grader.context import LABEL_RUN, Limits
+from grader import __version__, commands, doctor, reporters
+from grader.constants import LABEL_RUN
+from grader.options import Limits, Options
+from grader.progress import Progress
 from grader.results import ERROR, GradeReport
+from grader.rubric import load
+from grader.run import grade
+from grader.workspace import looks_like_submission
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +146,6 @@ def write_output(text: str, output: Path | None) -> None:
 
 def options_from_args(args, *, submission: Path):
     """The grading run's Options from parsed `grade` arguments."""
-    from grader.context import Options
 
     return Options(submission=submission, solution=args.solution, task_ids=tuple(args.tasks),
                    instructor=args.instructor, keep=args.keep, workroot=args.workroot,
@@ -153,10 +157,6 @@ def grade_command(argv: list[str]) -> int:
     parser = grade_parser()
     args = parser.parse_args(argv)
     # Imported after parsing so --help works even when a task module is broken.
-    from grader import reporters
-    from grader.progress import Progress
-    from grader.rubric import load
-    from grader.workspace import looks_like_submission
 
     setup_logging(args.verbose)
     submission = Path(args.submission).resolve()
@@ -176,10 +176,8 @@ def grade_command(argv: list[str]) -> int:
     if not selected:
         print("Nothing to grade in task(s) " + ", ".join(args.tasks) + ": task 1 is the setup check.",
               file=sys.stderr)
-        from grader import doctor
 
         return doctor.main([])
-    from grader.run import grade  # imports every task module
 
     options = options_from_args(args, submission=submission)
     try:
@@ -213,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
     if argv and argv[0] in COMMANDS:
-        from grader import commands
 
         return getattr(commands, argv[0])(argv[1:])
     return grade_command(argv)

@@ -10,26 +10,27 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.context import LABEL_GRADER, LABEL_RUN
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from grader import doctor as doctor_module
+from grader import engine
+from grader.constants import LABEL_GRADER, LABEL_RUN
+from grader.errors import EngineUnavailable, WorkspaceError
+from grader.reporters.explain import points
+from grader.rubric import load
+from grader.workspace import looks_like_submission, prepare
 
 log = logging.getLogger(__name__)
 
 
 def doctor(argv: list[str]) -> int:
-    from grader import doctor as doctor_module
-
     return doctor_module.main(argv)
 
 
 def rubric(argv: list[str]) -> int:
     """Print every task and check with its points (hidden checks with --instructor)."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    from grader.reporters.explain import points
-    from grader.rubric import load
-
     p = argparse.ArgumentParser(prog="python -m grader rubric", description=rubric.__doc__)
     p.add_argument("--instructor", action="store_true", help="include hidden checks")
     p.add_argument("--task", dest="tasks", action="append", default=[], metavar="ID")
@@ -69,7 +70,6 @@ def rubric(argv: list[str]) -> int:
 
 def workspace(argv: list[str]) -> int:
     """Write a scratch copy of a submission (with --solution: the reference) to --dest."""
-    from grader.workspace import WorkspaceError, looks_like_submission, prepare
 
     p = argparse.ArgumentParser(prog="python -m grader workspace", description=workspace.__doc__)
     p.add_argument("submission", nargs="?", default=".", metavar="SUBMISSION_DIR")
@@ -119,7 +119,6 @@ def scratch_dirs(run_id: str | None, workroot: Path | None) -> list[Path]:
 
 def cleanup(argv: list[str]) -> int:
     """Remove everything a grading run created: containers, networks, volumes, images, scratch copies."""
-    from grader import engine
 
     p = argparse.ArgumentParser(prog="python -m grader cleanup", description=cleanup.__doc__)
     which = p.add_mutually_exclusive_group(required=True)
@@ -130,7 +129,7 @@ def cleanup(argv: list[str]) -> int:
     args = p.parse_args(argv)
     try:
         cli = engine.client()
-    except engine.EngineUnavailable as exc:
+    except EngineUnavailable as exc:
         print(exc.message, file=sys.stderr)
         return 2
     runs = sorted(grader_runs(cli)) if args.all else args.runs

@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.context import ResourceError
+from grader.dockerfiles import DockerfileModel
+from grader.errors import ResourceError
 from grader.resources import provides
 from grader.shellwords import argv_words, option, substitute
 
@@ -129,8 +130,6 @@ class ComposeModel:
 
     def image_model(self, service: str):
         """The DockerfileModel of the Dockerfile the service builds, or None if unreadable."""
-        from grader.dockerfiles import DockerfileModel
-
         path = self.dockerfile_path(service)
         if path is None or not path.is_file():
             return None

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.options import Options
+from grader.reporters.explain import hidden_note, score_line
 from grader.results import GradeReport
+from grader.rubric import load
+from grader.run import grade
 
 REPORT_KEY = pytest.StashKey[GradeReport]()
 
@@ -26,7 +30,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def selected(config: pytest.Config):
     """The rubric checks this session grades, in rubric order."""
-    from grader.rubric import load
 
     return load().select(task_ids=config.getoption("grader_tasks") or None,
                          instructor=config.getoption("instructor"))
@@ -62,8 +65,6 @@ def _submission(config: pytest.Config) -> Path:
 @pytest.fixture(scope="session")
 def grade_report(request: pytest.FixtureRequest) -> GradeReport:
     """Grade once for the whole session: only the tasks of the tests left after -k / deselection."""
-    from grader.context import Options
-    from grader.run import grade
 
     config = request.config
     wanted = {item.callspec.params["check_id"] for item in request.session.items
@@ -93,7 +94,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     report = config.stash.get(REPORT_KEY, None)
     if report is None:
         return
-    from grader.reporters.explain import hidden_note, score_line
 
     terminalreporter.section("grader")
     for error in report.errors:

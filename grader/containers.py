@@ -11,7 +11,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from requests.exceptions import RequestException
 
 from grader import probes
-from grader.context import ResourceError
+from grader.errors import ResourceError
 from grader.resources import provides
 
 log = logging.getLogger(__name__)

@@ -5,75 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import engine, resources
+from grader.constants import LABEL_GRADER, LABEL_RUN, NAME_PREFIX
+from grader.errors import ResourceError
+from grader.options import Options
+
 log = logging.getLogger(__name__)
-
-LABEL_GRADER = "org.mlops-kit.grader"
-LABEL_RUN = "org.mlops-kit.grader.run"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for every container the grader starts (None: engine default)."""
-
-    memory: str | None = None      # e.g. "1g"
-    cpus: float | None = None      # e.g. 1.0
-    pids: int | None = None        # e.g. 512
-
-    def container_kwargs(self) -> dict:
-        """The limits as Docker SDK `containers.create/run` keyword arguments."""
-        kwargs = {"mem_limit": self.memory, "pids_limit": self.pids,
-                  "nano_cpus": int(self.cpus * 1e9) if self.cpus else None}
-        return {k: v for k, v in kwargs.items() if v}
-
-    def compose_limits(self) -> dict:
-        """The limits as a compose service's `deploy.resources.limits`."""
-        wanted = {"memory": self.memory, "cpus": None if self.cpus is None else str(self.cpus), "pids": self.pids}
-        return {k: v for k, v in wanted.items() if v is not None}
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Upper bounds in seconds; multiplied by Options.timeout_scale on slow machines."""
-
-    build: float = 900
-    ready: float = 120        # a container answering / turning healthy
-    stack_up: float = 300
-    exec: float = 30
-    push: float = 600
-
-
-@dataclass(frozen=True)
-class Options:
-    submission: Path
-    solution: bool = False
-    task_ids: tuple[str, ...] = ()
-    instructor: bool = False
-    keep: bool = False                       # leave containers running for debugging
-    no_cache: bool = False                   # build without the layer cache (cold-build figures)
-    workroot: Path | None = None             # where scratch copies go (default: system temp)
-    timeout_scale: float = 1.0
-    limits: Limits = field(default_factory=Limits)
-    timeouts: Timeouts = field(default_factory=Timeouts)
-
-    def timeout(self, name: str) -> float:
-        return getattr(self.timeouts, name) * self.timeout_scale
-
-
-class ResourceError(Exception):
-    """A resource (image, container, stack, ...) could not be made; checks needing it fail."""
-
-    def __init__(self, message: str, *, blame: str | None = None, details: str | None = None,
-                 expected: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.blame = blame          # the check id whose hint explains the fix
-        self.details = details      # e.g. the relevant lines of a build log
-        self.expected = expected
-
 
 EventSink = Callable[[str, str], None]
 
@@ -101,7 +41,7 @@ class Context:
         return {LABEL_GRADER: "1", LABEL_RUN: self.run_id}
 
     def name(self, suffix: str) -> str:
-        return f"mlops-grader-{self.run_id}-{suffix}"
+        return f"{NAME_PREFIX}-{self.run_id}-{suffix}"
 
     def event(self, kind: str, text: str) -> None:
         log.info("%s: %s", kind, text)
@@ -113,8 +53,6 @@ class Context:
         if self._docker is None:
             if self._docker_error is not None:
                 raise self._docker_error
-            from grader import engine
-
             try:
                 self._docker = engine.client()
             except ResourceError as exc:
@@ -129,8 +67,6 @@ class Context:
             return self._resources[name]
         if name in self._failures:
             raise self._failures[name]
-        from grader import resources
-
         provider = resources.provider(name)
         started = time.monotonic()
         try:
@@ -168,7 +104,5 @@ class Context:
                 log.warning("cleanup %s failed: %s", description, exc)
                 problems.append(f"{description}: {exc}")
         if self._docker is not None:
-            from grader import engine
-
             problems += engine.sweep(self._docker, run_id=self.run_id)
         return problems

@@ -12,7 +12,7 @@ from pathlib import Path
 from docker.utils import parse_repository_tag
 from dockerfile_parse import DockerfileParser
 
-from grader.context import ResourceError
+from grader.errors import ResourceError
 from grader.resources import provides
 from grader.shellwords import arg_defaults, pairs, substitute
 

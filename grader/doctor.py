@@ -12,7 +12,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docker.errors import ImageNotFound
+from rich.console import Console
+from rich.text import Text
+
 from grader import engine
+from grader.constants import NO_ENGINE
+from grader.errors import EngineUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +92,10 @@ def check_engine():
     try:
         cli = engine.client(timeout=20)
         version = cli.version()
-    except engine.EngineUnavailable as exc:
-        return Finding("Docker engine", FAIL, engine.NO_ENGINE, cause=exc.details), None
+    except EngineUnavailable as exc:
+        return Finding("Docker engine", FAIL, NO_ENGINE, cause=exc.details), None
     except Exception as exc:  # an engine that answers ping but not version is still broken
-        return Finding("Docker engine", FAIL, engine.NO_ENGINE, cause=str(exc)), None
+        return Finding("Docker engine", FAIL, NO_ENGINE, cause=str(exc)), None
     return Finding("Docker engine", OK, f"Docker Engine {version.get('Version')} (API {version.get('ApiVersion')}, "
                                         f"{version.get('Os')}/{version.get('Arch')})"), cli
 
@@ -121,8 +127,6 @@ def check_disk(cli, *, min_free_gb: float = MIN_FREE_GB) -> Finding:
 
 
 def check_images(cli, images: dict[str, bool] = BASE_IMAGES) -> list[Finding]:
-    from docker.errors import ImageNotFound
-
     findings = []
     for image, essential in images.items():
         try:
@@ -158,9 +162,6 @@ def diagnose() -> DoctorReport:
 
 
 def render(report: DoctorReport, *, color: bool = False) -> str:
-    from rich.console import Console
-    from rich.text import Text
-
     buffer = io.StringIO()
     console = Console(file=buffer, width=100, force_terminal=color, color_system="standard" if color else None,
                       markup=False, emoji=False, highlight=False)

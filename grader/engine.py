@@ -8,19 +8,11 @@ import time
 import docker
 from docker.errors import APIError, DockerException, NotFound
 
-from grader.context import LABEL_RUN, ResourceError
+from grader.constants import LABEL_RUN, NO_ENGINE
+from grader.errors import EngineUnavailable
 
 log = logging.getLogger(__name__)
 
-NO_ENGINE = (
-    "No Docker engine answers. Start Docker (Codespaces: it starts with the codespace; "
-    "Linux: `sudo systemctl start docker` or `make setup`; macOS/Windows: start Docker Desktop), "
-    "then run `python -m grader doctor`."
-)
-
-
-class EngineUnavailable(ResourceError):
-    pass
 
 
 def client(timeout: int = 120) -> docker.DockerClient:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from grader.compose import ComposeModel
-from grader.context import ResourceError
+from grader.errors import ResourceError
 
 # Host paths no lab needs; a container mounting them could read or change the grading machine.
 SENSITIVE_TREES = ("/proc", "/sys", "/etc", "/dev", "/boot", "/run", "/var/run", "/var/lib/docker")

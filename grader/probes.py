@@ -8,7 +8,7 @@ import logging
 from docker.errors import APIError, NotFound
 from requests.exceptions import RequestException
 
-from grader.context import ResourceError
+from grader.errors import ResourceError
 
 log = logging.getLogger(__name__)
 

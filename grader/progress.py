@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
-from grader.engine import NO_ENGINE
+from grader.constants import NO_ENGINE
 
 KINDS = ("phase", "resource", "resource-failed", "check", "teardown")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from grader.context import ResourceError
+from grader.errors import ResourceError
 from grader.resources import provides
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from grader import __version__, registry, resources
-from grader.context import Context, Options, ResourceError
+from grader.context import Context
+from grader.errors import ResourceError, WorkspaceError
+from grader.options import Options
 from grader.results import ERROR, FAILED, PASSED, CheckResult, GradeReport, Outcome, TaskResult
 from grader.rubric import CheckSpec, Rubric, load
 from grader.tasks.t03_dockerignore import plant_markers
-from grader.workspace import WorkspaceError, prepare
+from grader.workspace import prepare
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from docker.errors import APIError, NotFound
 
 from grader import engine, policy, probes
 from grader.compose import ComposeModel, run_compose
-from grader.context import Limits, ResourceError
+from grader.errors import ResourceError
+from grader.options import Limits
 from grader.resources import provides
 
 log = logging.getLogger(__name__)

@@ -6,19 +6,17 @@ import logging
 import shutil
 from pathlib import Path
 
+from grader.constants import DELIVERABLES
+from grader.errors import WorkspaceError
+
 log = logging.getLogger(__name__)
 
-DELIVERABLES = ("Dockerfile.mlapp", "Dockerfile.mlflow", "docker-compose.yml", ".dockerignore")
 # Local state that is not part of a submission: never copied. Directories the labs tell students
 # to exclude (.git, venvs, mlruns, ...) get standard marker files instead (grader.tasks.t03),
 # so every submission is graded against the same build-context clutter.
 SKIPPED = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".pytest_cache",
            ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints", ".demo", ".grader", "grader-results",
            "logs", "mlruns", "mlartifacts"}
-
-
-class WorkspaceError(Exception):
-    pass
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:

@@ -19,10 +19,11 @@ def repo() -> Path:
 def docker_client():
     """A Docker SDK client. No engine is a failure, not a skip: these tests claim Docker behaviour."""
     from grader import engine
+    from grader.errors import EngineUnavailable
 
     try:
         return engine.client()
-    except engine.EngineUnavailable as exc:
+    except EngineUnavailable as exc:
         pytest.fail(f"{exc.message}\n(details: {exc.details})", pytrace=False)
 
 
@@ -85,7 +86,7 @@ class GradeObserver:
 @pytest.fixture(scope="session")
 def reference_run(docker_client, tmp_path_factory):
     """One full instructor-mode grade of the reference per session, shared by every test that reads it."""
-    from grader.context import Options
+    from grader.options import Options
     from grader.run import grade
 
     observer = GradeObserver(docker_client)

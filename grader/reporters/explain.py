@@ -6,6 +6,7 @@ import textwrap
 from dataclasses import dataclass
 
 from grader.results import ERROR, FAILED, PASSED, CheckResult, GradeReport
+from grader.rubric import load
 
 STATUS_WORD = {PASSED: "passed", FAILED: "FAILED", ERROR: "ERROR"}
 STATUS_EMOJI = {PASSED: "✅", FAILED: "❌", ERROR: "⚠️"}
@@ -117,7 +118,6 @@ def hidden_note(report: GradeReport) -> str | None:
     """In student mode: how many hidden checks (and points) the instructor's run adds."""
     if report.mode == "instructor":
         return None
-    from grader.rubric import load
 
     task_ids = {t.id for t in report.tasks}
     hidden = [c for c in load().checks if c.visibility == "hidden" and c.task_id in task_ids]

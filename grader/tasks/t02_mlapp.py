@@ -17,8 +17,8 @@ from grader.containers import (
     wait_healthy,
     wait_listening,
 )
-from grader.context import ResourceError
 from grader.dockerfiles import DockerfileModel
+from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
 

@@ -10,8 +10,8 @@ import shlex
 from pathlib import Path, PurePosixPath
 
 from grader import probes
-from grader.context import ResourceError
 from grader.dockerfiles import DockerfileModel
+from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
 from grader.shellwords import substitute

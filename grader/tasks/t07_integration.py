@@ -9,7 +9,7 @@ import urllib.parse
 
 from docker.errors import APIError
 
-from grader.context import ResourceError
+from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
 from grader.tasks.t02_mlapp import sample_request  # one sample payload for every check that predicts

@@ -11,7 +11,7 @@ from docker.errors import APIError
 
 from grader import publish
 from grader.containers import exposed_ports, wait_api
-from grader.context import ResourceError
+from grader.errors import ResourceError
 from grader.probes import remove_container
 from grader.registry import check
 from grader.results import fail, ok

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from docker.errors import APIError, ImageNotFound
 
-from grader.context import ResourceError
 from grader.dockerfiles import DockerfileModel
 from grader.doctor import find_hadolint
+from grader.errors import ResourceError
 from grader.probes import probe_json
 from grader.registry import check
 from grader.results import fail, ok

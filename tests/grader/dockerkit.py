@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import rubric
-from grader.context import LABEL_RUN, Context, Options, Timeouts
+from grader.constants import LABEL_RUN
+from grader.context import Context
+from grader.options import Options, Timeouts
 from grader.results import CheckResult
 from grader.run import run_check
 from grader.tasks.t03_dockerignore import plant_markers

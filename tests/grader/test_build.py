@@ -15,7 +15,8 @@ from grader.build import (
     rebuild_after_code_change,
     renumber,
 )
-from grader.context import LABEL_GRADER, LABEL_RUN, ResourceError
+from grader.constants import LABEL_GRADER, LABEL_RUN
+from grader.errors import ResourceError
 
 LOG = """\
 Step 1/5 : FROM python:3.11-slim-bookworm

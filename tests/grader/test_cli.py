@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli, commands
-from grader.context import LABEL_GRADER, LABEL_RUN
-from grader.engine import NO_ENGINE
+from grader.constants import LABEL_GRADER, LABEL_RUN, NO_ENGINE
 from grader.progress import Progress
 from grader.reporters import json_report
 from grader.results import CheckResult, GradeReport, TaskResult

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.compose import ComposeModel, load
-from grader.context import ResourceError
+from grader.errors import ResourceError
 
 REPO = Path(__file__).resolve().parents[2]
 MLFLOW_DOCKERFILE = textwrap.dedent("""\

@@ -6,7 +6,7 @@ import pytest
 from dockerkit import EXITS, LOOPBACK_ROOT, leftovers, make_context, make_submission
 
 from grader.containers import _seconds, exposed_ports, healthcheck_budget, reachable, serving_port
-from grader.context import ResourceError
+from grader.errors import ResourceError
 from grader.tasks.t02_mlapp import identity
 
 

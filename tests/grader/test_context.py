@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.context import Limits
+from grader.options import Limits
 
 
 def test_limits_as_container_kwargs():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.context import Options
+from grader.options import Options
 from grader.results import ERROR, PASSED
 from grader.run import grade
 from grader.workspace import prepare

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.context import ResourceError
 from grader.dockerfiles import DockerfileModel, ImageRef, load
+from grader.errors import ResourceError
 
 MULTI = """\
 # syntax comment

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from grader import doctor
+from grader.constants import NO_ENGINE
 from grader.doctor import FAIL, OK, WARN, DoctorReport, Finding
-from grader.engine import NO_ENGINE
 
 REPO = Path(__file__).resolve().parents[2]
 

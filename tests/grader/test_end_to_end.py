@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from dockerkit import leftovers
 
-from grader.context import Options
+from grader.options import Options
 from grader.results import ERROR, PASSED
 from grader.rubric import load
 from grader.run import grade

@@ -9,7 +9,7 @@ import pytest
 
 from grader import policy
 from grader.compose import ComposeModel
-from grader.context import ResourceError
+from grader.errors import ResourceError
 
 
 def model(tmp_path: Path, api: dict | None = None, *, networks=None, volumes=None, extra=None) -> ComposeModel:

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from grader import publish
-from grader.context import LABEL_RUN, Context, Options, ResourceError
+from grader.constants import LABEL_RUN
+from grader.context import Context
+from grader.errors import ResourceError
+from grader.options import Options
 
 
 def context(tmp_path: Path) -> Context:

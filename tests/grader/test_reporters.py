@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from grader import reporters
-from grader.engine import NO_ENGINE
+from grader.constants import NO_ENGINE
 from grader.reporters import classroom, gradescope, json_report, junit, markdown, text
 from grader.reporters import explain as explain_module
 from grader.results import CheckResult, GradeReport, TaskResult

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from grader.compose import load, run_compose
-from grader.context import LABEL_RUN, Context, Limits, Options, ResourceError, Timeouts
+from grader.constants import LABEL_RUN
+from grader.context import Context
+from grader.errors import ResourceError
+from grader.options import Limits, Options, Timeouts
 from grader.stack import dump, override, prepare_bind_sources
 from tests.grader.test_compose import write
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from dockerkit import leftovers
 
-from grader.context import LABEL_RUN
+from grader.constants import LABEL_RUN
 from grader.results import PASSED
 from grader.tasks.t07_integration import explain_unreachable
 

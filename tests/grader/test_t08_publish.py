@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.context import LABEL_RUN
+from grader.constants import LABEL_RUN
 from grader.registry import get
 from grader.tasks.t08_publish import parse_image, tag_problem
 from tests.grader.test_stack import context, leftovers, small_stack

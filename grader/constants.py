@@ -1,0 +1,26 @@
+"""Names every layer shares: labels, name prefixes, the deliverables' file names (a leaf module, as
+docker-py's `docker/constants.py`: it imports nothing of the grader)."""
+
+from __future__ import annotations
+
+# Every container, network, volume and image a grading run creates carries both labels; the run
+# label is what `python -m grader cleanup --run ID` removes (developers' guide: "every resource the
+# grader creates carries a label naming its run").
+LABEL_GRADER = "org.mlops-kit.grader"
+LABEL_RUN = "org.mlops-kit.grader.run"
+NAME_PREFIX = "mlops-grader"     # names are <prefix>-<run id>-<suffix>; scratch dirs too
+
+# The student's deliverables at the repository root, and where Compose looks for its file.
+API_DOCKERFILE = "Dockerfile.mlapp"
+MLFLOW_DOCKERFILE = "Dockerfile.mlflow"
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
+DELIVERABLES = (API_DOCKERFILE, MLFLOW_DOCKERFILE, "docker-compose.yml", ".dockerignore")
+
+# The two roles a submission's services play, found by the Dockerfile they build.
+ROLES = {"mlapp": API_DOCKERFILE, "mlflow": MLFLOW_DOCKERFILE}
+
+NO_ENGINE = (
+    "No Docker engine answers. Start Docker (Codespaces: it starts with the codespace; "
+    "Linux: `sudo systemctl start docker` or `make setup`; macOS/Windows: start Docker Desktop), "
+    "then run `python -m grader doctor`."
+)
