@@ -1,9 +1,8 @@
-"""Docker engine access: the client, label sweeps, and polling."""
+"""Docker engine access: the client that answers, and the sweep of a run's labelled resources."""
 
 from __future__ import annotations
 
 import logging
-import time
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
@@ -48,15 +47,3 @@ def sweep(cli: docker.DockerClient, *, run_id: str) -> list[str]:
             except (APIError, OSError) as exc:
                 problems.append(f"removing {kind} {getattr(item, 'name', item.id)}: {exc}")
     return problems
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 1.0, what: str = "condition"):
-    """Poll `predicate()` until it returns a truthy value or `timeout` passes; return the value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)

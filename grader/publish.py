@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from grader import wait
 from grader.errors import ResourceError
 from grader.resources import provides
 
@@ -58,18 +59,18 @@ def registry(ctx) -> LocalRegistry:
     except (APIError, DockerException) as exc:
         raise ResourceError(f"could not start a local registry: {exc}") from None
     ctx.defer("remove the local registry", lambda: container.remove(force=True, v=True))
-    deadline = time.monotonic() + ctx.options.timeout("ready")
-    port = None
-    while time.monotonic() < deadline:
+    def probe() -> tuple[str, int | None]:
         container.reload()
         if container.status != "running":
-            break
+            return "stopped", None
         bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(REGISTRY_PORT) or []
         port = int(bindings[0]["HostPort"]) if bindings else None
-        if port and _answers(f"http://127.0.0.1:{port}/v2/"):
-            ctx.event("registry", f"local registry on 127.0.0.1:{port}")
-            return LocalRegistry(container=container, port=port)
-        time.sleep(0.5)
+        return ("answers" if port and _answers(f"http://127.0.0.1:{port}/v2/") else "waiting"), port
+
+    state, port = wait.poll(probe, timeout=ctx.options.timeout("ready"), until=lambda found: found[0] != "waiting")
+    if state == "answers":
+        ctx.event("registry", f"local registry on 127.0.0.1:{port}")
+        return LocalRegistry(container=container, port=port)
     logs = container.logs(tail=20).decode("utf-8", "replace")
     raise ResourceError(f"the local registry did not answer /v2/ (status {container.status}, port {port})",
                         details=logs)

@@ -5,21 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from docker.errors import APIError, NotFound
 
-from grader import engine, policy, probes
+from grader import policy, wait
 from grader.compose import ComposeModel, run_compose
 from grader.errors import ResourceError
 from grader.options import Limits
 from grader.resources import provides
+from grader.service import Service, exposed_ports
 
 log = logging.getLogger(__name__)
 
-LOOPBACK = {"127.0.0.1", "::1"}
 GOOD = ("running", "running+healthy")
 SETTLE_S = 3
 
@@ -110,6 +110,8 @@ class Stack:
     files: tuple[Path, ...]
     profiles: tuple[str, ...] = ()
     up_seconds: float | None = None
+    started: float = field(default_factory=time.monotonic)       # when the last `up` began
+    _ports: dict[str, int] = field(default_factory=dict)         # role -> port it serves on
 
     # -- compose ------------------------------------------------------------------------------
     def compose(self, *args: str, timeout: float = 120):
@@ -129,7 +131,7 @@ class Stack:
     def up(self) -> float:
         """`up -d --no-build`, then wait until both roles run and are healthy; seconds taken."""
         timeout = self.ctx.options.timeout("stack_up")
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         args = ["up", "-d", "--no-build", "--pull", "never", "--remove-orphans"]
         result = None
         try:
@@ -180,12 +182,15 @@ class Stack:
         return int(container.attrs.get("RestartCount") or 0) >= 3
 
     def wait_healthy(self, *, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until both roles run, healthy where they have a healthcheck.
+
+        A service without a healthcheck must still be running SETTLE_S seconds later. ResourceError
+        names the first service that did not make it, with `compose ps` and its logs.
+        """
         roles = {self.model.mlapp: "API", self.model.mlflow: "MLflow"}
-        deadline = time.monotonic() + timeout
-        states: dict[str, str] = {}
-        settled = False
-        while True:
-            broken = []
+
+        def probe() -> tuple[dict[str, str], list[str]]:
+            states, broken = {}, []
             for service in roles:
                 try:
                     container = self.container(service)
@@ -194,18 +199,20 @@ class Stack:
                         broken.append(service)
                 except (ResourceError, NotFound, APIError) as exc:
                     states[service] = f"missing ({getattr(exc, 'message', exc)})"
-            if all(s in GOOD for s in states.values()):
-                if "running" not in states.values() or settled:
-                    return
-                settled = True  # no healthcheck: "running" must still hold a moment later
-                time.sleep(SETTLE_S)
-                continue
-            settled = False
-            if broken or time.monotonic() >= deadline:
-                bad = broken[0] if broken else next(svc for svc, s in states.items() if s not in GOOD)
-                when = "" if broken else f" after {timeout:.0f} s"
-                self._fail(f"{roles[bad]} service `{bad}` is {states[bad]}{when}", up_output="", service=bad)
-            time.sleep(1)
+            return states, broken
+
+        def good(states: dict[str, str]) -> bool:
+            return all(s in GOOD for s in states.values())
+
+        states, broken = wait.poll(probe, timeout=timeout, until=lambda v: v[1] or good(v[0]))
+        if good(states) and "running" in states.values():  # no healthcheck: it must hold a moment later
+            time.sleep(SETTLE_S)
+            states, broken = probe()
+        if good(states):
+            return
+        bad = broken[0] if broken else next(svc for svc, s in states.items() if s not in GOOD)
+        when = "" if broken else f" after {timeout:.0f} s"
+        self._fail(f"{roles[bad]} service `{bad}` is {states[bad]}{when}", up_output="", service=bad)
 
     def _fail(self, message: str, *, up_output: str, service: str | None = None) -> None:
         if service is None:
@@ -243,44 +250,27 @@ class Stack:
                 return service
         return None
 
-    # -- probes from inside containers ------------------------------------------------------------
-    def http(self, service: str, url: str, **kwargs) -> dict:
-        kwargs.setdefault("timeout", 10)
-        return probes.http(self.container(service), url, **kwargs)
+    # -- services ------------------------------------------------------------------------------
+    def service(self, role: str, *, serving: bool = True) -> Service:
+        """The running container of a role (`mlapp` or `mlflow`) as a Service.
+
+        With `serving`, its port is found (what it listens on, preferring the ports its image
+        EXPOSEs and the compose file declares) and remembered for the rest of the run.
+        """
+        name = getattr(self.model, role)
+        container = self.container(name)
+        preferred = sorted(set(exposed_ports(container.attrs)) | set(self.model.declared_ports(name)))
+        found = Service(container=container, role=role, name=name, preferred_ports=tuple(preferred),
+                        started=self.started, blame="7.stack-healthy", port=self._ports.get(role))
+        if serving and found.port is None:
+            # Without a healthcheck "running" may come before the server listens: give it the ready time.
+            self._ports[role] = found.serving(timeout=self.ctx.options.timeout("ready"))
+        return found
 
     @property
     def tracking_uri(self) -> str | None:
         """MLFLOW_TRACKING_URI as the API container sees it (image ENV and compose environment)."""
-        env = self.container(self.model.mlapp).attrs["Config"].get("Env") or []
-        for item in env:
-            key, _, value = item.partition("=")
-            if key == "MLFLOW_TRACKING_URI":
-                return value.strip() or None
-        return None
-
-    def ip(self, service: str) -> str:
-        nets = self.container(service).attrs["NetworkSettings"]["Networks"] or {}
-        for name in sorted(nets):
-            if nets[name].get("IPAddress"):
-                return nets[name]["IPAddress"]
-        raise ResourceError(f"service {service} has no IP address on any network")
-
-    def api_port(self) -> int:
-        """The port the API really listens on (not loopback), preferring the ones the files name."""
-        container = self.container(self.model.mlapp)
-        # Without a healthcheck "running" may come before the server listens: give it the ready time.
-        listening = engine.wait_for(lambda: [p for h, p in probes.listeners(container) if h not in LOOPBACK],
-                                    timeout=self.ctx.options.timeout("ready"), what="a listening port")
-        ports = sorted(set(listening or []))
-        if not ports:
-            raise ResourceError(f"the API container ({self.model.mlapp}) listens on no non-loopback port")
-        exposed = {int(p.split("/")[0]) for p in (container.attrs["Config"].get("ExposedPorts") or {})}
-        preferred = [p for p in ports if p in exposed or p in self.model.declared_ports(self.model.mlapp)]
-        return (preferred or ports)[0]
-
-    def api_url(self, path: str) -> str:
-        """A URL of the API as the API container itself reaches it (its own IP, its real port)."""
-        return f"http://{self.ip(self.model.mlapp)}:{self.api_port()}{path}"
+        return self.service("mlapp", serving=False).env().get("MLFLOW_TRACKING_URI", "").strip() or None
 
 
 @provides("stack", blame="7.stack-healthy", depends=("compose", "stack_images"))

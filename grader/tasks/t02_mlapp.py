@@ -7,20 +7,14 @@ import logging
 import re
 from dataclasses import dataclass
 
+import testinfra
+
 from grader import build as builds
-from grader import probes
-from grader.containers import (
-    ALL_INTERFACES,
-    ensure_running,
-    exposed_ports,
-    serving_port,
-    wait_healthy,
-    wait_listening,
-)
 from grader.dockerfiles import DockerfileModel
 from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
+from grader.service import ALL_INTERFACES, has_healthcheck, healthcheck_budget, serving_port
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +139,8 @@ def _json_answer(answer: dict) -> tuple[bool, str]:
 def api_answers(ctx):
     api = ctx.get("mlapp_api")
     results = {
-        "GET /health": _json_answer(probes.http(api.container, f"{api.url}/health")),
-        "POST /predict": _json_answer(probes.http(api.container, f"{api.url}/predict", method="POST",
-                                                  payload=sample_request(ctx), timeout=20)),
+        "GET /health": _json_answer(api.http("/health")),
+        "POST /predict": _json_answer(api.http("/predict", method="POST", payload=sample_request(ctx), timeout=20)),
     }
     good = [k for k, (passed, _) in results.items() if passed]
     found = "; ".join(f"{k} -> {text}" for k, (_, text) in results.items())
@@ -158,9 +151,9 @@ def api_answers(ctx):
 
 
 def binds_all(ctx, role: str, *, blame: str):
-    container, image = ctx.get(f"{role}_container"), ctx.get(f"{role}_image")
-    listening = wait_listening(ctx, container, role=role, blame=blame)
-    port = serving_port(listening, exposed_ports(image.attrs))
+    service = ctx.get(f"{role}_container")
+    listening = service.wait_listening(timeout=ctx.options.timeout("ready"))
+    port = serving_port(listening, service.preferred_ports)
     if port is None:
         return fail("the server listens on no TCP port", expected="a server listening on 0.0.0.0:<port>",
                     found=f"no listening TCP socket within {ctx.options.timeout('ready'):.0f} s")
@@ -179,10 +172,10 @@ def binds_all_interfaces(ctx):
 
 @check("2.expose", phase="inspect", requires=("mlapp_container", "mlapp_image", "mlapp_dockerfile"))
 def expose(ctx):
-    image, model = ctx.get("mlapp_image"), ctx.get("mlapp_dockerfile")
-    exposed = exposed_ports(image.attrs)
+    service, model = ctx.get("mlapp_container"), ctx.get("mlapp_dockerfile")
+    exposed = list(service.preferred_ports)
     lines = ", ".join(f"`{ins.text}` (line {ins.line})" for ins, _ in model.exposed) or "no EXPOSE"
-    listening = wait_listening(ctx, ctx.get("mlapp_container"), role="mlapp", blame="2.api-answers")
+    listening = service.wait_listening(timeout=ctx.options.timeout("ready"))
     port = serving_port(listening, exposed)
     if port is None:
         return fail("the API listens on no port, so no EXPOSE can match it", expected="EXPOSE <the API's port>",
@@ -195,7 +188,7 @@ def expose(ctx):
 
 @check("2.non-root", phase="inspect", requires=("mlapp_container", "mlapp_image"))
 def non_root(ctx):
-    return non_root_outcome(ctx, "mlapp", blame="2.api-answers")
+    return non_root_outcome(ctx, "mlapp")
 
 
 @dataclass(frozen=True)
@@ -206,25 +199,23 @@ class Identity:
     running_name: str | None
 
 
-def _read(container, path: str) -> str:
+def _read(service, path: str) -> str:
     """A file's text from inside the container: testinfra's docker backend, else a Python probe."""
     try:
-        import testinfra
-
-        return testinfra.get_host(f"docker://{container.id}").file(path).content_string
+        return testinfra.get_host(f"docker://{service.container.id}").file(path).content_string
     except Exception as exc:  # no /bin/sh in the image, or the CLI is missing: read it with Python
         log.debug("testinfra could not read %s: %s", path, exc)
-    rc, out = probes.exec_python(container, f"import sys; sys.stdout.write(open({path!r}).read())")
+    rc, out = service.exec_python(f"import sys; sys.stdout.write(open({path!r}).read())")
     if rc != 0:
         raise ResourceError(f"could not read {path} in the container: {out.strip()[-200:]}")
     return out
 
 
-def identity(container, config: dict, *, blame: str | None = None) -> Identity:
-    """Who the image says it runs as, and who PID 1 really runs as."""
-    ensure_running(container, blame=blame)
+def identity(service, config: dict) -> Identity:
+    """Who the image says it runs as (`config` is its Config), and who PID 1 of `service` runs as."""
+    service.reload()
     users = {}
-    for line in _read(container, "/etc/passwd").splitlines():
+    for line in _read(service, "/etc/passwd").splitlines():
         parts = line.split(":")
         if len(parts) > 2 and parts[2].isdigit():
             users[parts[0]] = int(parts[2])
@@ -232,7 +223,7 @@ def identity(container, config: dict, *, blame: str | None = None) -> Identity:
     name = configured.split(":")[0]
     configured_uid = 0 if not name else int(name) if name.isdigit() else users.get(name)
     running = None
-    for line in _read(container, "/proc/1/status").splitlines():
+    for line in _read(service, "/proc/1/status").splitlines():
         if line.startswith("Uid:"):
             running = int(line.split()[2])  # real, effective, saved, fs: the effective one decides
     by_uid = {uid: user for user, uid in users.items()}
@@ -240,9 +231,9 @@ def identity(container, config: dict, *, blame: str | None = None) -> Identity:
                     running_name=by_uid.get(running))
 
 
-def non_root_outcome(ctx, role: str, *, blame: str):
-    image, container = ctx.get(f"{role}_image"), ctx.get(f"{role}_container")
-    who = identity(container, image.config, blame=blame)
+def non_root_outcome(ctx, role: str):
+    image, service = ctx.get(f"{role}_image"), ctx.get(f"{role}_container")
+    who = identity(service, image.config)
     user = f"USER {who.configured}" if who.configured else "no USER (root)"
     running = f"uid {who.running_uid}" + (f" ({who.running_name})" if who.running_name else "")
     expected = "USER <non-root user> in the image and PID 1 running with a uid other than 0"
@@ -275,18 +266,18 @@ def healthcheck_is_exec(ctx):
     return healthcheck_exec(ctx.get("mlapp_image"), ctx.get("mlapp_dockerfile"))
 
 
-def healthy(ctx, role: str, *, blame: str):
-    image, container = ctx.get(f"{role}_image"), ctx.get(f"{role}_container")
-    if not (image.config.get("Healthcheck") or {}).get("Test") or image.config["Healthcheck"]["Test"][0] == "NONE":
+def healthy(ctx, role: str):
+    image, service = ctx.get(f"{role}_image"), ctx.get(f"{role}_container")
+    if not has_healthcheck(image.config):
         return fail("the image has no HEALTHCHECK, so it never turns healthy",
                     expected="a HEALTHCHECK that turns healthy", found="no healthcheck in the image config")
-    health = wait_healthy(ctx, container, role=role, config=image.config)
+    health = service.health(budget=min(healthcheck_budget(image.config), ctx.options.timeout("ready")))
     if health.status == "healthy":
         if health.seconds <= health.budget:
             return ok(f"`healthy` within {health.seconds:.0f} s of starting (its HEALTHCHECK allows {health.budget:.0f} s)")
         return ok(f"`healthy` when checked, {health.seconds:.0f} s after start")
     if health.status == "exited":
-        ensure_running(container, blame=blame)  # raises with the exit code and the last log lines
+        service.reload()  # raises with the exit code and the last log lines
     output = f"; last healthcheck output: {health.last_output[:300]}" if health.last_output else ""
     return fail(f"the container is `{health.status}` after {health.seconds:.0f} s",
                 expected=f"`healthy` within {health.budget:.0f} s (start-period + interval x retries + timeout)",
@@ -295,4 +286,4 @@ def healthy(ctx, role: str, *, blame: str):
 
 @check("2.healthy", phase="inspect", requires=("mlapp_container", "mlapp_image"))
 def turns_healthy(ctx):
-    return healthy(ctx, "mlapp", blame="2.api-answers")
+    return healthy(ctx, "mlapp")

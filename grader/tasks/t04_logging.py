@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from pathlib import Path
 
-from grader import probes
+from grader import wait
 from grader.registry import check
 from grader.results import fail, ok
 
@@ -117,17 +116,15 @@ def judge(records: list[dict], others: list[str], *, request_id: str, tail: str)
 def structured_log(ctx):
     api = ctx.get("mlapp_api")
     request_id = f"grader-{ctx.run_id}-1"
-    answer = probes.http(api.container, f"{api.url}/health", headers={"X-Request-ID": request_id}, timeout=10)
+    answer = api.http("/health", headers={"X-Request-ID": request_id}, timeout=10)
     if answer.get("status") is None:
         return fail("GET /health did not answer", expected="an answer to GET /health",
                     found=answer.get("error", "no answer"))
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        text = api.container.logs().decode("utf-8", "replace")
-        records, others = matching_lines(text, request_id)
-        if records or time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)
+    def read() -> tuple[str, list[dict], list[str]]:
+        text = api.logs()
+        return (text, *matching_lines(text, request_id))
+
+    text, records, others = wait.poll(read, timeout=WAIT_S, until=lambda found: found[1])
     tail = "\n".join(text.splitlines()[-15:])
     return judge(records, others, request_id=request_id, tail=tail)
 
@@ -162,18 +159,15 @@ def log_file(ctx):
         return fail(f"the API service `{model.mlapp}` has no bind mount",
                     expected="a host directory bind-mounted into the API service", found="no bind mounts")
     request_id = f"grader-{ctx.run_id}-logfile"
-    url = stack.api_url("/health")
-    answer = stack.http(model.mlapp, url, headers={"X-Request-ID": request_id})
+    api = stack.service("mlapp")
+    url = api.url("/health")
+    answer = api.http(url, headers={"X-Request-ID": request_id})
     if answer.get("status") is None:
         return fail("GET /health did not answer", expected=f"an answer to GET {url}",
                     found=answer.get("error", "no answer"))
     directories = [Path(m.source) for m in binds]
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        hits = [hit for d in directories if d.is_dir() for hit in files_containing(d, request_id)]
-        if hits or time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)
+    hits = wait.poll(lambda: [hit for d in directories if d.is_dir() for hit in files_containing(d, request_id)],
+                     timeout=WAIT_S)
     root = model.workspace
     if hits:
         path, _ = hits[0]
@@ -181,7 +175,7 @@ def log_file(ctx):
     log_dir = model.image_env(model.mlapp).get("LOG_DIR")
     mounts = ", ".join(f"./{Path(m.source).relative_to(root)}:{m.target}" if Path(m.source).is_relative_to(root)
                        else f"{m.source}:{m.target}" for m in binds)
-    warnings = [line for line in stack.container(model.mlapp).logs(tail=200).decode("utf-8", "replace").splitlines()
+    warnings = [line for line in api.logs(tail=200).splitlines()
                 if "log_dir" in line.lower() or "permission denied" in line.lower()]
     return fail("the request's log line did not reach the bind-mounted directory",
                 expected=f"a file under the bind mount ({mounts}) containing {request_id}",

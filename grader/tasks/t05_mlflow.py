@@ -9,7 +9,6 @@ import re
 import shlex
 from pathlib import Path, PurePosixPath
 
-from grader import probes
 from grader.dockerfiles import DockerfileModel
 from grader.errors import ResourceError
 from grader.registry import check
@@ -116,12 +115,12 @@ def binds_all_interfaces(ctx):
 
 @check("5.healthy", phase="inspect", requires=("mlflow_container", "mlflow_image"))
 def turns_healthy(ctx):
-    return healthy(ctx, "mlflow", blame="5.healthy")
+    return healthy(ctx, "mlflow")
 
 
 @check("5.non-root", phase="inspect", requires=("mlflow_container", "mlflow_image"))
 def non_root(ctx):
-    return non_root_outcome(ctx, "mlflow", blame="5.healthy")
+    return non_root_outcome(ctx, "mlflow")
 
 
 PROCESSES = r"""
@@ -216,8 +215,8 @@ def store_outcome(proc: dict, mounts: list[dict]):
 @check("5.store-on-volume", phase="inspect", requires=("stack",))
 def store_on_volume(ctx):
     stack = ctx.get("stack")
-    container = stack.container(stack.model.mlflow)
-    rc, out = probes.exec_python(container, PROCESSES, timeout=ctx.options.timeout("exec"))
+    mlflow = stack.service("mlflow", serving=False)
+    rc, out = mlflow.exec_python(PROCESSES, timeout=ctx.options.timeout("exec"))
     try:
         processes = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -227,4 +226,4 @@ def store_on_volume(ctx):
         shown = "; ".join(" ".join(p["argv"])[:80] for p in processes[:5])
         return fail("no `mlflow server` process runs in the MLflow service's container",
                     expected="`mlflow server` running", found=f"processes: {shown or 'none'}")
-    return store_outcome(proc, container.attrs.get("Mounts") or [])
+    return store_outcome(proc, mlflow.container.attrs.get("Mounts") or [])

@@ -39,7 +39,8 @@ def mlflow_call(stack, endpoint: str, payload: dict | None = None, *, method: st
         url += "?" + urllib.parse.urlencode(payload)
         payload = None
     for attempt in range(ATTEMPTS):
-        answer = stack.http(stack.model.mlapp, url, method=method, payload=payload, timeout=CALL_TIMEOUT_S)
+        answer = stack.service("mlapp", serving=False).http(url, method=method, payload=payload,
+                                                           timeout=CALL_TIMEOUT_S)
         # A dropped connection on a busy machine is not the student's fault: ask again. Any HTTP
         # answer, or a name that does not resolve, is final.
         if answer.get("status") is not None or not any(t in (answer.get("error") or "") for t in TRANSIENT):
@@ -171,22 +172,23 @@ def persists(ctx):
 @check("7.survives-outage", phase="late", requires=("stack",))
 def survives_outage(ctx):
     stack = ctx.get("stack")
-    url = stack.api_url("/predict")
+    api = stack.service("mlapp")
+    url = api.url("/predict")
     payload = sample_request(ctx)
-    before = stack.http(stack.model.mlapp, url, method="POST", payload=payload, timeout=10)
+    before = api.http(url, method="POST", payload=payload, timeout=10)
     if before.get("status") != 200:
         return fail("the API does not predict even while MLflow is up",
                     expected=f"POST {url} to answer 200", found=f"{before.get('status') or before.get('error')}: "
                                                                  f"{short(before.get('body'))}")
     try:
-        stack.container(stack.model.mlflow).stop(timeout=10)
+        stack.service("mlflow", serving=False).container.stop(timeout=10)
     except APIError as exc:
         raise ResourceError(f"could not stop the MLflow container: {exc.explanation or exc}") from None
     answers = []
     for pause in (0, 3):
         time.sleep(pause)
         started = time.monotonic()
-        answer = stack.http(stack.model.mlapp, url, method="POST", payload=payload, timeout=10)
+        answer = api.http(url, method="POST", payload=payload, timeout=10)
         answers.append((answer, time.monotonic() - started))
         if answer.get("status") != 200:
             return fail("the API stopped predicting when MLflow went down",

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from docker.errors import APIError
 
 from grader import publish
-from grader.containers import exposed_ports, wait_api
 from grader.errors import ResourceError
 from grader.probes import remove_container
 from grader.registry import check
 from grader.results import fail, ok
+from grader.service import Service, exposed_ports
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,10 @@ def run_health(ctx, ref: str) -> str:
     """Run the pulled image standalone and wait for GET /health 200 from inside it; what answered."""
     container = ctx.docker.containers.run(ref, detach=True, name=ctx.name("published"), labels=ctx.labels,
                                           **ctx.options.limits.container_kwargs())
-    started = time.monotonic()
     try:
-        api = wait_api(ctx, container, what="pulled image's", exposed=exposed_ports(container.attrs),
-                       started=started)
+        api = Service(container=container, role="mlapp", name="pulled image's",
+                      preferred_ports=tuple(exposed_ports(container.attrs)), started=time.monotonic())
+        api.answering(timeout=ctx.options.timeout("ready"))
         return f"GET /health on port {api.port} answered 200"
     finally:
         remove_container(container)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from dockerkit import EXITS, LOOPBACK_ROOT, leftovers, make_context, make_submission
 
-from grader.containers import _seconds, exposed_ports, healthcheck_budget, reachable, serving_port
 from grader.errors import ResourceError
+from grader.service import _seconds, exposed_ports, healthcheck_budget, reachable, serving_port
 from grader.tasks.t02_mlapp import identity
 
 
@@ -55,12 +55,12 @@ def test_container_that_exits_reports_code_and_log(tmp_path, docker_client):
 def test_loopback_server_never_answers_on_the_container_ip(tmp_path, docker_client):
     ctx = _ctx(tmp_path, LOOPBACK_ROOT, ready=5)
     try:
-        container = ctx.get("mlapp_container")
-        assert container.name == ctx.name("mlapp")
-        assert container.attrs["HostConfig"]["PortBindings"] in ({}, None)  # nothing published
+        service = ctx.get("mlapp_container")
+        assert service.container.name == ctx.name("mlapp")
+        assert service.container.attrs["HostConfig"]["PortBindings"] in ({}, None)  # nothing published
         with pytest.raises(ResourceError, match=r"listens on 127\.0\.0\.1:5000 \(loopback only"):
             ctx.get("mlapp_api")
-        who = identity(container, ctx.get("mlapp_image").config)
+        who = identity(service, ctx.get("mlapp_image").config)
         assert (who.configured, who.configured_uid, who.running_uid, who.running_name) == ("", 0, 0, "root")
     finally:
         assert ctx.close() == []

@@ -126,10 +126,10 @@ def test_small_stack_is_isolated_and_cleaned_up(tmp_path, docker_client):
     ctx = context(tmp_path, small_stack(tmp_path / "sub"), limits=Limits(memory="256m", pids=128))
     try:
         stack = ctx.get("stack")
-        api, tracking = stack.container("api"), stack.container("tracking")
-        assert (api.name, tracking.name) != ("fixed-api", "fixed-tracking")
-        assert api.name.startswith(ctx.name("stack"))
-        for container in (api, tracking):
+        api_container, tracking = stack.container("api"), stack.container("tracking")
+        assert (api_container.name, tracking.name) != ("fixed-api", "fixed-tracking")
+        assert api_container.name.startswith(ctx.name("stack"))
+        for container in (api_container, tracking):
             assert container.labels.get(LABEL_RUN) == ctx.run_id, (container.name, container.labels)
             assert not container.attrs["HostConfig"].get("PortBindings")
             assert container.attrs["HostConfig"]["Memory"] == 256 * 1024 * 1024
@@ -142,9 +142,10 @@ def test_small_stack_is_isolated_and_cleaned_up(tmp_path, docker_client):
         assert (ctx.workdir / "out" / "logs" / "api.log").read_text() == "started\n"
         # container_name stays reachable by DNS; the API is found on its real port.
         assert stack.tracking_uri == "http://fixed-tracking:7000"
-        assert stack.http("api", "http://fixed-tracking:7000/")["status"] == 200
-        assert stack.api_port() == 8000
-        assert stack.http("api", stack.api_url("/health"))["status"] == 200
+        api = stack.service("mlapp")
+        assert api.http("http://fixed-tracking:7000/")["status"] == 200
+        assert api.port == 8000
+        assert api.http("/health")["status"] == 200
         project = stack.project
     finally:
         problems = ctx.close()
