@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from docker.errors import ImageNotFound
 from rich.console import Console
@@ -19,6 +18,7 @@ from rich.text import Text
 from grader import engine
 from grader.constants import NO_ENGINE
 from grader.errors import EngineUnavailable
+from grader.tools import find_hadolint
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +61,6 @@ def _run(argv: list[str], timeout: float = 20) -> tuple[int, str]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 127, str(exc)
     return done.returncode, (done.stdout + done.stderr).strip()
-
-
-def find_hadolint() -> str | None:
-    """hadolint on PATH, or next to this Python (a venv that is not activated)."""
-    found = shutil.which("hadolint")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "hadolint"
-    return str(beside) if beside.is_file() else None
 
 
 def check_tool(name: str, path: str | None, *, missing: str, install: str, reinstall: str) -> Finding:

@@ -19,8 +19,7 @@ from grader.errors import ResourceError, WorkspaceError
 from grader.options import Options
 from grader.results import ERROR, FAILED, PASSED, CheckResult, GradeReport, Outcome, TaskResult
 from grader.rubric import CheckSpec, Rubric, load
-from grader.tasks.t03_dockerignore import plant_markers
-from grader.workspace import prepare
+from grader.workspace import plant_markers, prepare
 
 log = logging.getLogger(__name__)
 

@@ -50,3 +50,47 @@ def prepare(*, submission: Path, dest: Path, solution: bool = False) -> Path:
                 shutil.copy2(path, target)
         log.info("laid %s over the copy", overlay)
     return dest
+
+
+# -- planted clutter ---------------------------------------------------------------------------
+MARKER = "mlops-grader-marker"
+CSV_ROWS = 120_000  # about 3.8 MB: a context that ships data/raw is plainly too big
+# Files planted in every scratch copy: (category, path, content). Deterministic content.
+PLANTED = (
+    (".git", ".git/HEAD", "ref: refs/heads/main\n"),
+    (".git", ".git/config", "[core]\n\trepositoryformatversion = 0\n"),
+    (".venv", ".venv/pyvenv.cfg", "home = /usr/bin\nversion = 3.11.2\n"),
+    ("venv", "venv/pyvenv.cfg", "home = /usr/bin\nversion = 3.11.2\n"),
+    ("__pycache__", "__pycache__/x.pyc", "not real bytecode: planted by the grader\n"),
+    (".pytest_cache", ".pytest_cache/v/cache/nodeids", "[]\n"),
+    ("notebooks", "notebooks/README.md", "planted by the grader\n"),
+    ("tests", "tests/README.md", "planted by the grader\n"),
+    ("mlruns", "mlruns/0/meta.yaml", "name: Default\n"),
+    ("logs", "logs/previous-run.log", '{"message": "planted by the grader"}\n'),
+)
+MARKED_DIRS = (".git", ".venv", "venv", "__pycache__", ".pytest_cache", "notebooks", "tests", "data/raw",
+               "mlruns", "logs")
+
+
+def _customers_csv() -> bytes:
+    """A fixed, deterministic customers.csv of CSV_ROWS rows (about 3.8 MB)."""
+    rows = ["customer_id,tenure_months,monthly_charges,contract,support_calls,churned"]
+    state = 12345
+    for i in range(CSV_ROWS):
+        state = (state * 1103515245 + 12345) % 2**31  # a fixed LCG: same bytes every run
+        rows.append(f"C{i:06d},{state % 72},{20 + state % 9000 / 100:.2f},"
+                    f"{('month-to-month', 'one-year', 'two-year')[state % 3]},{state % 7},{state % 2}")
+    return ("\n".join(rows) + "\n").encode()
+
+
+def plant_markers(workdir: Path) -> None:
+    """Plant the same clutter in every scratch copy, so build contexts compare between submissions."""
+    for _, rel, content in PLANTED:
+        path = workdir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    raw = workdir / "data" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / "customers.csv").write_bytes(_customers_csv())
+    for rel in MARKED_DIRS:
+        (workdir / rel / MARKER).write_text(f"planted by the grader in {rel}/\n", encoding="utf-8")

@@ -52,7 +52,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def hadolint() -> str:
-    from grader.doctor import find_hadolint
+    from grader.tools import find_hadolint
 
     path = find_hadolint()
     if not path:

@@ -14,7 +14,7 @@ from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
 from grader.shellwords import substitute
-from grader.tasks.t02_mlapp import base_pinned, binds_all, built, healthy, non_root_outcome
+from grader.tasks.common import base_pinned, binds_all, built, healthy, non_root_outcome
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def pinned(ctx):
 
 @check("5.binds-all", phase="inspect", requires=("mlflow_container", "mlflow_image"))
 def binds_all_interfaces(ctx):
-    return binds_all(ctx, "mlflow", blame="5.healthy")
+    return binds_all(ctx, "mlflow")
 
 
 @check("5.healthy", phase="inspect", requires=("mlflow_container", "mlflow_image"))

@@ -12,7 +12,7 @@ from docker.errors import APIError
 from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
-from grader.tasks.t02_mlapp import sample_request  # one sample payload for every check that predicts
+from grader.tasks.common import sample_request
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,13 @@ from pathlib import Path
 from docker.errors import APIError, ImageNotFound
 
 from grader.dockerfiles import DockerfileModel
-from grader.doctor import find_hadolint
 from grader.errors import ResourceError
 from grader.probes import probe_json
 from grader.registry import check
 from grader.results import fail, ok
+from grader.tools import find_hadolint
 
 log = logging.getLogger(__name__)
-hadolint_path = find_hadolint  # one lookup for the doctor and this check
 
 # Bytes Dockerfile.mlapp may add over its final base image. The reference adds about 400 MB
 # (numpy, scipy, scikit-learn, mlflow-skinny in a venv); a single-stage build that also keeps

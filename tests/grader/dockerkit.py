@@ -15,8 +15,7 @@ from grader.context import Context
 from grader.options import Options, Timeouts
 from grader.results import CheckResult
 from grader.run import run_check
-from grader.tasks.t03_dockerignore import plant_markers
-from grader.workspace import prepare
+from grader.workspace import plant_markers, prepare
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "python:3.11-slim-bookworm"

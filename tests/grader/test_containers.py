@@ -7,7 +7,7 @@ from dockerkit import EXITS, LOOPBACK_ROOT, leftovers, make_context, make_submis
 
 from grader.errors import ResourceError
 from grader.service import _seconds, exposed_ports, healthcheck_budget, reachable, serving_port
-from grader.tasks.t02_mlapp import identity
+from grader.tasks.common import identity
 
 
 def test_serving_port_prefers_exposed_then_reachable():

@@ -12,6 +12,7 @@ import pytest
 from grader import doctor
 from grader.constants import NO_ENGINE
 from grader.doctor import FAIL, OK, WARN, DoctorReport, Finding
+from grader.tasks import t09_optimize
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,10 +75,9 @@ def test_diagnose_returns_structured_findings(docker_client):
 
 def test_doctor_checks_what_the_grader_and_the_reference_use():
     from grader.publish import REGISTRY_IMAGE
-    from grader.tasks.t09_optimize import hadolint_path
 
     assert doctor.BASE_IMAGES.get(REGISTRY_IMAGE) is True          # 8.push-pull runs it
-    assert doctor.find_hadolint() == hadolint_path()               # 9.hadolint finds the same binary
+    assert doctor.find_hadolint is t09_optimize.find_hadolint      # 9.hadolint finds the same binary
     for dockerfile in (REPO / "solutions").glob("Dockerfile.*"):
         stages = set()
         for line in dockerfile.read_text().splitlines():

@@ -8,6 +8,7 @@ import pytest
 from dockerkit import leftovers, variant_run
 
 from grader.dockerfiles import DockerfileModel
+from grader.tasks import common
 from grader.tasks import t02_mlapp as t02
 
 
@@ -66,10 +67,10 @@ def test_json_answers_and_sample(tmp_path):
     assert t02._json_answer({"status": 200, "body": '{"status": "ok"}\n'}) == (True, '200 {"status": "ok"}')
     assert t02._json_answer({"status": 200, "body": "OK"})[0] is False
     assert t02._json_answer({"status": None, "error": "refused"}) == (False, "no answer (refused)")
-    assert t02.sample_request(Static(tmp_path)) == t02.SAMPLE  # no file: the built-in sample
+    assert common.sample_request(Static(tmp_path)) == common.SAMPLE  # no file: the built-in sample
     (tmp_path / "starter").mkdir()
     (tmp_path / "starter" / "sample_request.json").write_text('{"tenure_months": 1}')
-    assert t02.sample_request(Static(tmp_path)) == {"tenure_months": 1}
+    assert common.sample_request(Static(tmp_path)) == {"tenure_months": 1}
 
 
 class _Image:

@@ -9,6 +9,7 @@ import pytest
 from dockerkit import variant_run
 
 from grader.tasks import t03_dockerignore as t03
+from grader.workspace import plant_markers
 
 
 class Static:
@@ -27,7 +28,7 @@ def test_plant_markers_is_deterministic_and_small(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     for root in (first, second):
         root.mkdir()
-        t03.plant_markers(root)
+        plant_markers(root)
     assert _digest(first) == _digest(second)
     total = sum(p.stat().st_size for p in first.rglob("*") if p.is_file())
     assert 3_000_000 < total < 5_000_000  # data/raw makes a context without .dockerignore too big
@@ -71,7 +72,7 @@ def test_allowlist_style_counts_and_notes_lost_files(tmp_path):
 
 def test_context_size_reference_and_skeleton(reference, submission):
     for root in (reference, submission):
-        t03.plant_markers(root)
+        plant_markers(root)
     ref_size, _ = t03.context_size(reference)
     skeleton_size, biggest = t03.context_size(submission)
     assert ref_size < t03.CONTEXT_BUDGET / 4  # generous margin for the repository to grow

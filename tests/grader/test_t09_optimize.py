@@ -84,4 +84,4 @@ def test_fake_compiler_and_single_copy_variant():
 
 
 def test_hadolint_binary_is_found_without_an_activated_venv():
-    assert t09.hadolint_path() is not None  # on PATH, or next to this Python (an unactivated venv)
+    assert t09.find_hadolint() is not None  # on PATH, or next to this Python (an unactivated venv)

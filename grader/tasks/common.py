@@ -1,0 +1,140 @@
+"""Helpers several task modules share (task modules never import each other: issue 8, step 3)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import testinfra
+
+from grader.dockerfiles import DockerfileModel
+from grader.errors import ResourceError
+from grader.results import fail, ok
+from grader.service import ALL_INTERFACES, has_healthcheck, healthcheck_budget, serving_port
+
+log = logging.getLogger(__name__)
+
+# The API's request when the submission has no starter/sample_request.json (the starter's own sample).
+SAMPLE = {"tenure_months": 5, "monthly_charges": 89.9, "contract": "month-to-month",
+          "internet_service": "fiber_optic", "payment_method": "electronic_check", "support_calls": 3,
+          "paperless_billing": True, "senior_citizen": False}
+
+def built(ctx, role: str, dockerfile: str):
+    """2.builds / 5.builds: the role's image built (its build failure is the finding)."""
+    try:
+        image = ctx.get(f"{role}_image")
+    except ResourceError as exc:
+        return fail(exc.message, expected=f"{dockerfile} to build", found=exc.message, details=exc.details)
+    mb = image.size / 1e6
+    return ok(f"{dockerfile} built in {image.seconds:.1f} s ({len(image.steps)} steps, image {mb:.0f} MB)")
+
+def base_pinned(model: DockerfileModel):
+    """(pinned refs, offending descriptions) over every FROM that names an external image."""
+    good, bad = [], []
+    for stage, ref in model.external_bases():
+        where = f"line {stage.from_line.line}: `{stage.from_line.text}`"
+        if ref.pinned:
+            good.append(ref.raw)
+        elif not ref.tag:
+            bad.append(f"{where} has no tag (means `latest`)")
+        elif "$" in ref.tag:
+            bad.append(f"{where}: the tag `{ref.tag}` is an ARG without a default")
+        else:
+            bad.append(f"{where} uses `latest`")
+    return good, bad
+
+def sample_request(ctx) -> dict:
+    path = ctx.workdir / "starter" / "sample_request.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, (dict, list)) else SAMPLE
+    except (OSError, ValueError):
+        return SAMPLE
+
+def binds_all(ctx, role: str):
+    service = ctx.get(f"{role}_container")
+    listening = service.wait_listening(timeout=ctx.options.timeout("ready"))
+    port = serving_port(listening, service.preferred_ports)
+    if port is None:
+        return fail("the server listens on no TCP port", expected="a server listening on 0.0.0.0:<port>",
+                    found=f"no listening TCP socket within {ctx.options.timeout('ready'):.0f} s")
+    hosts = sorted({h for h, p in listening if p == port})
+    shown = ", ".join(f"{h}:{port}" for h in hosts)
+    if any(h in ALL_INTERFACES for h in hosts):
+        return ok(f"listens on {shown}")
+    return fail("the server listens on loopback only: other containers and published ports cannot reach it",
+                expected=f"0.0.0.0:{port} (all interfaces)", found=f"listens on {shown}")
+
+@dataclass(frozen=True)
+class Identity:
+    configured: str           # the image's Config.User ("" means root)
+    configured_uid: int | None
+    running_uid: int | None   # effective uid of PID 1
+    running_name: str | None
+
+
+def _read(service, path: str) -> str:
+    """A file's text from inside the container: testinfra's docker backend, else a Python probe."""
+    try:
+        return testinfra.get_host(f"docker://{service.container.id}").file(path).content_string
+    except Exception as exc:  # no /bin/sh in the image, or the CLI is missing: read it with Python
+        log.debug("testinfra could not read %s: %s", path, exc)
+    rc, out = service.exec_python(f"import sys; sys.stdout.write(open({path!r}).read())")
+    if rc != 0:
+        raise ResourceError(f"could not read {path} in the container: {out.strip()[-200:]}")
+    return out
+
+
+def identity(service, config: dict) -> Identity:
+    """Who the image says it runs as (`config` is its Config), and who PID 1 of `service` runs as."""
+    service.reload()
+    users = {}
+    for line in _read(service, "/etc/passwd").splitlines():
+        parts = line.split(":")
+        if len(parts) > 2 and parts[2].isdigit():
+            users[parts[0]] = int(parts[2])
+    configured = (config.get("User") or "").strip()
+    name = configured.split(":")[0]
+    configured_uid = 0 if not name else int(name) if name.isdigit() else users.get(name)
+    running = None
+    for line in _read(service, "/proc/1/status").splitlines():
+        if line.startswith("Uid:"):
+            running = int(line.split()[2])  # real, effective, saved, fs: the effective one decides
+    by_uid = {uid: user for user, uid in users.items()}
+    return Identity(configured=configured, configured_uid=configured_uid, running_uid=running,
+                    running_name=by_uid.get(running))
+
+
+def non_root_outcome(ctx, role: str):
+    image, service = ctx.get(f"{role}_image"), ctx.get(f"{role}_container")
+    who = identity(service, image.config)
+    user = f"USER {who.configured}" if who.configured else "no USER (root)"
+    running = f"uid {who.running_uid}" + (f" ({who.running_name})" if who.running_name else "")
+    expected = "USER <non-root user> in the image and PID 1 running with a uid other than 0"
+    if who.running_uid == 0:
+        return fail("the server runs as root", expected=expected, found=f"PID 1 runs as {running}; image: {user}")
+    if who.configured_uid == 0:
+        return fail("the image's user is root (it only drops privileges at run time)", expected=expected,
+                    found=f"image: {user}; PID 1 runs as {running}")
+    if who.configured_uid is None:
+        return fail(f"the image's USER {who.configured!r} is not in /etc/passwd", expected=expected,
+                    found=f"image: {user}; PID 1 runs as {running}")
+    return ok(f"runs as {running}; image: {user}")
+
+def healthy(ctx, role: str):
+    image, service = ctx.get(f"{role}_image"), ctx.get(f"{role}_container")
+    if not has_healthcheck(image.config):
+        return fail("the image has no HEALTHCHECK, so it never turns healthy",
+                    expected="a HEALTHCHECK that turns healthy", found="no healthcheck in the image config")
+    health = service.health(budget=min(healthcheck_budget(image.config), ctx.options.timeout("ready")))
+    if health.status == "healthy":
+        if health.seconds <= health.budget:
+            return ok(f"`healthy` within {health.seconds:.0f} s of starting (its HEALTHCHECK allows {health.budget:.0f} s)")
+        return ok(f"`healthy` when checked, {health.seconds:.0f} s after start")
+    if health.status == "exited":
+        service.reload()  # raises with the exit code and the last log lines
+    output = f"; last healthcheck output: {health.last_output[:300]}" if health.last_output else ""
+    return fail(f"the container is `{health.status}` after {health.seconds:.0f} s",
+                expected=f"`healthy` within {health.budget:.0f} s (start-period + interval x retries + timeout)",
+                found=f"status `{health.status}`{output}")
