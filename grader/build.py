@@ -16,6 +16,7 @@ import urllib3
 from docker.errors import APIError, DockerException, ImageNotFound
 from requests.exceptions import RequestException
 
+from grader.constants import ROLES
 from grader.dockerfiles import DockerfileModel
 from grader.errors import ResourceError
 from grader.resources import provides
@@ -212,22 +213,22 @@ def _build_failure(ctx, *, what: str, dockerfile: Path, text: str, error: str) -
     return ResourceError(message, details=excerpt, expected=f"{dockerfile.name} to build")
 
 
-def _memo_build(ctx, *, key: tuple, **kwargs) -> BuiltImage:
-    """Build once per run per identical (context, dockerfile, args, target); re-tag otherwise."""
-    builds = ctx.shared.setdefault("builds", {})
-    if key not in builds:
-        builds[key] = build_image(ctx, **kwargs)
-        return builds[key]
-    first: BuiltImage = builds[key]
-    ctx.docker.images.get(first.id).tag(kwargs["tag"])
-    ctx.defer(f"remove image {kwargs['tag']}", lambda: _untag(ctx, kwargs["tag"]))
-    return dataclasses.replace(first, tag=kwargs["tag"])
+def retag(ctx, image: BuiltImage, tag: str) -> BuiltImage:
+    """The same image under another per-run tag (removed at cleanup): one build, two names."""
+    ctx.docker.images.get(image.id).tag(tag)
+    ctx.defer(f"remove image {tag}", lambda: _untag(ctx, tag))
+    return dataclasses.replace(image, tag=tag)
+
+
+def build_key(context: Path, dockerfile: str, args: dict | None = None, target: str | None = None) -> tuple:
+    """What makes two builds the same build: context, Dockerfile, build args and target."""
+    return (str(context.resolve()), dockerfile, tuple(sorted((args or {}).items())), target or None)
 
 
 def _role_image(ctx, role: str) -> BuiltImage:
-    dockerfile = f"Dockerfile.{role}"
-    return _memo_build(ctx, key=(str(ctx.workdir.resolve()), dockerfile, (), None), context=ctx.workdir,
-                       dockerfile=dockerfile, tag=f"{ctx.name(role)}:dockerfile", what=dockerfile)
+    dockerfile = ROLES[role]
+    return build_image(ctx, context=ctx.workdir, dockerfile=dockerfile, tag=f"{ctx.name(role)}:dockerfile",
+                       what=dockerfile)
 
 
 @provides("mlapp_image", blame="2.builds", depends=("mlapp_dockerfile",))
@@ -245,6 +246,7 @@ def stack_images(ctx) -> dict[str, BuiltImage]:
     """One image per compose service with `build:`, tagged mlops-grader-<run>-<service>."""
     compose = ctx.get("compose")
     images: dict[str, BuiltImage] = {}
+    built: dict[tuple, BuiltImage] = {}  # never the same build twice in one run (issue 13)
     for service in compose.services_with_build():
         spec = compose.build(service)
         context = Path(spec["context"])
@@ -253,11 +255,17 @@ def stack_images(ctx) -> dict[str, BuiltImage]:
             dockerfile = str(Path(dockerfile).relative_to(context)) if Path(dockerfile).is_relative_to(context) else dockerfile
         args = {k: str(v) for k, v in (spec.get("args") or {}).items() if v is not None}
         target = spec.get("target") or None
-        images[service] = _memo_build(
-            ctx, key=(str(context.resolve()), dockerfile, tuple(sorted(args.items())), target),
-            context=context, dockerfile=dockerfile, tag=ctx.name(service.lower()), buildargs=args,
-            target=target, what=f"service {service!r} ({dockerfile})")
-    ctx.shared["stack_image_tags"] = {service: image.tag for service, image in images.items()}
+        key = build_key(context, dockerfile, args, target)
+        tag = ctx.name(service.lower())
+        role = next((r for r, name in ROLES.items() if key == build_key(ctx.workdir, name)), None)
+        if key not in built and role is not None:
+            built[key] = ctx.get(f"{role}_image")  # the root Dockerfile's image, built once
+        if key in built:
+            images[service] = retag(ctx, built[key], tag)
+            continue
+        images[service] = built[key] = build_image(
+            ctx, context=context, dockerfile=dockerfile, tag=tag, buildargs=args, target=target,
+            what=f"service {service!r} ({dockerfile})")
     return images
 
 

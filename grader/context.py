@@ -27,7 +27,6 @@ class Context:
         self.run_id = run_id
         self.workdir = workdir          # the scratch copy of the submission (build context)
         self.scratch = scratch          # run-private files outside the build context
-        self.shared: dict[str, Any] = {}  # state handed from one check to a later one
         self._on_event = on_event or (lambda kind, text: None)
         self._resources: dict[str, Any] = {}
         self._failures: dict[str, ResourceError] = {}

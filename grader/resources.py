@@ -9,7 +9,7 @@ from typing import Any
 
 # Modules that define providers; imported on first lookup so static runs never touch Docker.
 PROVIDER_MODULES = ("grader.dockerfiles", "grader.compose", "grader.build", "grader.containers",
-                    "grader.stack", "grader.publish")
+                    "grader.stack", "grader.publish", "grader.tracking")
 _PROVIDERS: dict[str, Provider] = {}
 
 
@@ -58,3 +58,9 @@ def closure(names) -> set[str]:
 
 def needs_engine(names) -> bool:
     return any(provider(n).engine for n in closure(names))
+
+
+def all_providers() -> dict[str, Provider]:
+    """Every registered provider by resource name (for the name-table test and the docs)."""
+    _load()
+    return dict(_PROVIDERS)

@@ -66,14 +66,39 @@ def _result(spec: CheckSpec, outcome: Outcome, *, rubric: Rubric, blame: str | N
     )
 
 
+def _resources(ctx: Context, impl: registry.CheckFn) -> dict:
+    """The check's resources by parameter name: required ones raise, optional ones are None on failure."""
+    made = {name: ctx.get(name) for name in impl.requires}
+    for name in impl.optional:
+        try:
+            made[name] = ctx.get(name)
+        except ResourceError:
+            made[name] = None
+    return made
+
+
+def _error(spec: CheckSpec, exc: Exception, *, seconds: float) -> CheckResult:
+    """A grader bug inside one check: it scores 0 with status `error`; the run goes on."""
+    return CheckResult(
+        id=spec.id, task_id=spec.task_id, title=spec.title, status=ERROR, score=0.0,
+        max_score=spec.points, message=f"grader error: {type(exc).__name__}: {exc}",
+        expected=None, found=None, hint=BUG_HINT, section=spec.section,
+        visibility=spec.visibility, duration_s=round(seconds, 2),
+    )
+
+
 def run_check(ctx: Context, spec: CheckSpec, *, rubric: Rubric) -> CheckResult:
+    """Run one check: make its resources, call it, and turn what happened into a CheckResult.
+
+    Never raises for a fault of the check or the submission: a ResourceError fails the check
+    ("Not checked: ..." unless it is the check the failure is blamed on); any other exception,
+    also one raised while building the result (an unknown blame id), is a grader error.
+    """
     impl = registry.get(spec.id)
     started = time.monotonic()
     blame = None
     try:
-        for name in impl.requires:
-            ctx.get(name)
-        outcome = impl.func(ctx)
+        outcome = impl.call(ctx, _resources(ctx, impl))
     except ResourceError as exc:
         blame = exc.blame
         # The check this failure is blamed on reports it as its own finding; others were not run.
@@ -82,19 +107,19 @@ def run_check(ctx: Context, spec: CheckSpec, *, rubric: Rubric) -> CheckResult:
                           found=exc.message, details=exc.details)
     except Exception as exc:  # a bug in a check must cost that check, not the whole run
         log.exception("check %s crashed", spec.id)
-        return CheckResult(
-            id=spec.id, task_id=spec.task_id, title=spec.title, status=ERROR, score=0.0,
-            max_score=spec.points, message=f"grader error: {type(exc).__name__}: {exc}",
-            expected=None, found=None, hint=BUG_HINT, section=spec.section,
-            visibility=spec.visibility, duration_s=round(time.monotonic() - started, 2),
-        )
+        return _error(spec, exc, seconds=time.monotonic() - started)
+    try:
+        result = _result(spec, outcome, rubric=rubric, blame=blame, seconds=time.monotonic() - started)
+    except Exception as exc:  # e.g. a blame id the rubric does not know
+        log.exception("check %s: its result could not be built", spec.id)
+        return _error(spec, exc, seconds=time.monotonic() - started)
     ctx.event("check", f"{spec.id} {'passed' if outcome.passed else 'failed'}")
-    return _result(spec, outcome, rubric=rubric, blame=blame, seconds=time.monotonic() - started)
+    return result
 
 
 def _phase(ctx: Context, name: str, specs, *, rubric: Rubric, results: dict) -> None:
     todo = [s for s in specs if registry.get(s.id).phase == name]
-    needed = resources.closure(r for s in specs for r in registry.get(s.id).requires)
+    needed = resources.closure(r for s in specs for r in registry.get(s.id).resources)
     ready = [r for r in PREPARE.get(name, ()) if r in needed]
     if not todo and not ready:
         return
@@ -135,7 +160,7 @@ def grade(*, options: Options, on_event=None) -> GradeReport:
                   on_event=on_event)
     results: dict[str, CheckResult] = {}
     errors: list[str] = []
-    needed = {r for s in specs for r in registry.get(s.id).requires}
+    needed = {r for s in specs for r in registry.get(s.id).resources}
     try:
         with _sigterm_as_interrupt():
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import testinfra
 
@@ -20,12 +21,8 @@ SAMPLE = {"tenure_months": 5, "monthly_charges": 89.9, "contract": "month-to-mon
           "internet_service": "fiber_optic", "payment_method": "electronic_check", "support_calls": 3,
           "paperless_billing": True, "senior_citizen": False}
 
-def built(ctx, role: str, dockerfile: str):
-    """2.builds / 5.builds: the role's image built (its build failure is the finding)."""
-    try:
-        image = ctx.get(f"{role}_image")
-    except ResourceError as exc:
-        return fail(exc.message, expected=f"{dockerfile} to build", found=exc.message, details=exc.details)
+def built(image, dockerfile: str):
+    """2.builds / 5.builds: what was built (a failed build is reported by the image's provider)."""
     mb = image.size / 1e6
     return ok(f"{dockerfile} built in {image.seconds:.1f} s ({len(image.steps)} steps, image {mb:.0f} MB)")
 
@@ -44,21 +41,22 @@ def base_pinned(model: DockerfileModel):
             bad.append(f"{where} uses `latest`")
     return good, bad
 
-def sample_request(ctx) -> dict:
-    path = ctx.workdir / "starter" / "sample_request.json"
+def sample_request(workdir: Path) -> dict:
+    """The submission's starter/sample_request.json (the record every check that predicts sends)."""
+    path = workdir / "starter" / "sample_request.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return data if isinstance(data, (dict, list)) else SAMPLE
     except (OSError, ValueError):
         return SAMPLE
 
-def binds_all(ctx, role: str):
-    service = ctx.get(f"{role}_container")
-    listening = service.wait_listening(timeout=ctx.options.timeout("ready"))
+def binds_all(service, *, timeout: float):
+    """2.binds-all / 5.binds-all: the port it serves on is bound on all interfaces (waits `timeout` s)."""
+    listening = service.wait_listening(timeout=timeout)
     port = serving_port(listening, service.preferred_ports)
     if port is None:
         return fail("the server listens on no TCP port", expected="a server listening on 0.0.0.0:<port>",
-                    found=f"no listening TCP socket within {ctx.options.timeout('ready'):.0f} s")
+                    found=f"no listening TCP socket within {timeout:.0f} s")
     hosts = sorted({h for h, p in listening if p == port})
     shown = ", ".join(f"{h}:{port}" for h in hosts)
     if any(h in ALL_INTERFACES for h in hosts):
@@ -106,8 +104,8 @@ def identity(service, config: dict) -> Identity:
                     running_name=by_uid.get(running))
 
 
-def non_root_outcome(ctx, role: str):
-    image, service = ctx.get(f"{role}_image"), ctx.get(f"{role}_container")
+def non_root_outcome(service, image):
+    """2.non-root / 5.non-root: the image's USER and PID 1's uid are not root."""
     who = identity(service, image.config)
     user = f"USER {who.configured}" if who.configured else "no USER (root)"
     running = f"uid {who.running_uid}" + (f" ({who.running_name})" if who.running_name else "")
@@ -122,12 +120,12 @@ def non_root_outcome(ctx, role: str):
                     found=f"image: {user}; PID 1 runs as {running}")
     return ok(f"runs as {running}; image: {user}")
 
-def healthy(ctx, role: str):
-    image, service = ctx.get(f"{role}_image"), ctx.get(f"{role}_container")
+def healthy(service, image, *, timeout: float):
+    """2.healthy / 5.healthy: Docker reports `healthy` within the HEALTHCHECK's budget (at most `timeout` s)."""
     if not has_healthcheck(image.config):
         return fail("the image has no HEALTHCHECK, so it never turns healthy",
                     expected="a HEALTHCHECK that turns healthy", found="no healthcheck in the image config")
-    health = service.health(budget=min(healthcheck_budget(image.config), ctx.options.timeout("ready")))
+    health = service.health(budget=min(healthcheck_budget(image.config), timeout))
     if health.status == "healthy":
         if health.seconds <= health.budget:
             return ok(f"`healthy` within {health.seconds:.0f} s of starting (its HEALTHCHECK allows {health.budget:.0f} s)")

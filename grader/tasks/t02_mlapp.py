@@ -20,13 +20,13 @@ INSTALL = re.compile(r"\b(pip3?|uv|poetry|pipenv|conda|mamba|micromamba)\b[^&;|]
 
 
 @check("2.builds", phase="build")
-def builds_ok(ctx):
-    return built(ctx, "mlapp", "Dockerfile.mlapp")
+def builds_ok(mlapp_image):
+    return built(mlapp_image, "Dockerfile.mlapp")
 
 
-@check("2.base-pinned", phase="static", requires=("mlapp_dockerfile",))
-def base_is_pinned(ctx):
-    good, bad = base_pinned(ctx.get("mlapp_dockerfile"))
+@check("2.base-pinned", phase="static")
+def base_is_pinned(mlapp_dockerfile):
+    good, bad = base_pinned(mlapp_dockerfile)
     if bad:
         return fail("a base image is not pinned to an exact tag", expected="FROM <image>:<exact tag> in every stage",
                     found="; ".join(bad))
@@ -38,9 +38,9 @@ def runs_gunicorn(argv: list[str]) -> bool:
     return any(w.rsplit("/", 1)[-1] == "gunicorn" for w in words)
 
 
-@check("2.exec-cmd", phase="static", requires=("mlapp_dockerfile",))
-def exec_cmd(ctx):
-    model: DockerfileModel = ctx.get("mlapp_dockerfile")
+@check("2.exec-cmd", phase="static")
+def exec_cmd(mlapp_dockerfile):
+    model: DockerfileModel = mlapp_dockerfile
     entry, cmd = model.effective("ENTRYPOINT"), model.effective("CMD")
     expected = 'CMD ["gunicorn", ...] in exec (JSON array) form'
     if not entry and not cmd:
@@ -59,9 +59,9 @@ def exec_cmd(ctx):
     return ok(f"exec form: {json.dumps(argv)[:120]}")
 
 
-@check("2.deps-before-code", phase="build", requires=("mlapp_image", "mlapp_dockerfile"))
-def deps_before_code(ctx):
-    image, model = ctx.get("mlapp_image"), ctx.get("mlapp_dockerfile")
+@check("2.deps-before-code", phase="build")
+def deps_before_code(ctx, mlapp_image, mlapp_dockerfile):
+    image, model = mlapp_image, mlapp_dockerfile
     installs = [s for s in image.steps if s.instruction.startswith("RUN") and INSTALL.search(s.instruction)]
     if not installs:
         runs = [f"line {i.line}: `{i.text}`" for i in model.instructions if i.keyword == "RUN"]
@@ -96,12 +96,12 @@ def _json_answer(answer: dict) -> tuple[bool, str]:
     return status == 200, f"{status} {body[:160]}"
 
 
-@check("2.api-answers", phase="inspect", requires=("mlapp_api",))
-def api_answers(ctx):
-    api = ctx.get("mlapp_api")
+@check("2.api-answers", phase="inspect")
+def api_answers(ctx, mlapp_api):
+    api = mlapp_api
     results = {
         "GET /health": _json_answer(api.http("/health")),
-        "POST /predict": _json_answer(api.http("/predict", method="POST", payload=sample_request(ctx), timeout=20)),
+        "POST /predict": _json_answer(api.http("/predict", method="POST", payload=sample_request(ctx.workdir), timeout=20)),
     }
     good = [k for k, (passed, _) in results.items() if passed]
     found = "; ".join(f"{k} -> {text}" for k, (_, text) in results.items())
@@ -111,14 +111,14 @@ def api_answers(ctx):
                 expected="GET /health and POST /predict (sample request) -> 200 with a JSON body", found=found)
 
 
-@check("2.binds-all", phase="inspect", requires=("mlapp_container", "mlapp_image"))
-def binds_all_interfaces(ctx):
-    return binds_all(ctx, "mlapp")
+@check("2.binds-all", phase="inspect")
+def binds_all_interfaces(ctx, mlapp_container):
+    return binds_all(mlapp_container, timeout=ctx.options.timeout("ready"))
 
 
-@check("2.expose", phase="inspect", requires=("mlapp_container", "mlapp_image", "mlapp_dockerfile"))
-def expose(ctx):
-    service, model = ctx.get("mlapp_container"), ctx.get("mlapp_dockerfile")
+@check("2.expose", phase="inspect")
+def expose(ctx, mlapp_container, mlapp_dockerfile):
+    service, model = mlapp_container, mlapp_dockerfile
     exposed = list(service.preferred_ports)
     lines = ", ".join(f"`{ins.text}` (line {ins.line})" for ins, _ in model.exposed) or "no EXPOSE"
     listening = service.wait_listening(timeout=ctx.options.timeout("ready"))
@@ -132,9 +132,9 @@ def expose(ctx):
                 found=f"{lines}; the image exposes {', '.join(map(str, exposed)) or 'nothing'}")
 
 
-@check("2.non-root", phase="inspect", requires=("mlapp_container", "mlapp_image"))
-def non_root(ctx):
-    return non_root_outcome(ctx, "mlapp")
+@check("2.non-root", phase="inspect")
+def non_root(mlapp_container, mlapp_image):
+    return non_root_outcome(mlapp_container, mlapp_image)
 
 
 def healthcheck_exec(image, model: DockerfileModel):
@@ -150,11 +150,11 @@ def healthcheck_exec(image, model: DockerfileModel):
     return ok(f"exec form: {json.dumps(test[1:])[:120]}")
 
 
-@check("2.healthcheck-exec", phase="inspect", requires=("mlapp_image", "mlapp_dockerfile"))
-def healthcheck_is_exec(ctx):
-    return healthcheck_exec(ctx.get("mlapp_image"), ctx.get("mlapp_dockerfile"))
+@check("2.healthcheck-exec", phase="inspect")
+def healthcheck_is_exec(mlapp_image, mlapp_dockerfile):
+    return healthcheck_exec(mlapp_image, mlapp_dockerfile)
 
 
-@check("2.healthy", phase="inspect", requires=("mlapp_container", "mlapp_image"))
-def turns_healthy(ctx):
-    return healthy(ctx, "mlapp")
+@check("2.healthy", phase="inspect")
+def turns_healthy(ctx, mlapp_container, mlapp_image):
+    return healthy(mlapp_container, mlapp_image, timeout=ctx.options.timeout("ready"))

@@ -149,9 +149,9 @@ print(json.dumps(sorted(found)))
 """
 
 
-@check("3.image-clean", phase="inspect", requires=("mlapp_image",))
-def image_clean(ctx):
-    image = ctx.get("mlapp_image")
+@check("3.image-clean", phase="inspect")
+def image_clean(ctx, mlapp_image):
+    image = mlapp_image
     found = probe_json(ctx, image.tag, SCAN)
     if not found:
         return ok("no planted marker (.git, venvs, caches, notebooks, tests, data/raw, mlruns, logs) in the image")

@@ -55,9 +55,9 @@ def python_unbuffered(argv: list[str]) -> bool:
     return False
 
 
-@check("4.unbuffered", phase="static", requires=("mlapp_dockerfile",))
-def unbuffered(ctx):
-    model = ctx.get("mlapp_dockerfile")
+@check("4.unbuffered", phase="static")
+def unbuffered(mlapp_dockerfile):
+    model = mlapp_dockerfile
     value = model.env.get("PYTHONUNBUFFERED")
     if value not in (None, "", "0"):
         lines = [i.line for s in reversed(model.lineage()) for i in s.all("ENV") if "PYTHONUNBUFFERED" in i.value]
@@ -112,9 +112,9 @@ def judge(records: list[dict], others: list[str], *, request_id: str, tail: str)
                 details=tail or None)
 
 
-@check("4.structured-log", phase="inspect", requires=("mlapp_api",))
-def structured_log(ctx):
-    api = ctx.get("mlapp_api")
+@check("4.structured-log", phase="inspect")
+def structured_log(ctx, mlapp_api):
+    api = mlapp_api
     request_id = f"grader-{ctx.run_id}-1"
     answer = api.http("/health", headers={"X-Request-ID": request_id}, timeout=10)
     if answer.get("status") is None:
@@ -150,9 +150,8 @@ def listing(directories: list[Path], root: Path) -> str:
     return ", ".join(files[:10]) or "no files"
 
 
-@check("4.log-file", phase="inspect", requires=("stack",))
-def log_file(ctx):
-    stack = ctx.get("stack")
+@check("4.log-file", phase="inspect")
+def log_file(ctx, stack):
     model = stack.model
     binds = [m for m in model.mounts(model.mlapp) if m.type == "bind" and m.source]
     if not binds:

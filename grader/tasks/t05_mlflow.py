@@ -86,13 +86,13 @@ def mlflow_pins(workdir: Path, model: DockerfileModel) -> tuple[list[str], list[
 
 
 @check("5.builds", phase="build")
-def builds_ok(ctx):
-    return built(ctx, "mlflow", "Dockerfile.mlflow")
+def builds_ok(mlflow_image):
+    return built(mlflow_image, "Dockerfile.mlflow")
 
 
-@check("5.pinned", phase="static", requires=("mlflow_dockerfile",))
-def pinned(ctx):
-    model: DockerfileModel = ctx.get("mlflow_dockerfile")
+@check("5.pinned", phase="static")
+def pinned(ctx, mlflow_dockerfile):
+    model: DockerfileModel = mlflow_dockerfile
     bases, bad_bases = base_pinned(model)
     pins, loose = mlflow_pins(ctx.workdir, model)
     problems = list(bad_bases)
@@ -108,19 +108,19 @@ def pinned(ctx):
     return ok(f"base {', '.join(sorted(set(bases)))}; {pins[0]}")
 
 
-@check("5.binds-all", phase="inspect", requires=("mlflow_container", "mlflow_image"))
-def binds_all_interfaces(ctx):
-    return binds_all(ctx, "mlflow")
+@check("5.binds-all", phase="inspect")
+def binds_all_interfaces(ctx, mlflow_container):
+    return binds_all(mlflow_container, timeout=ctx.options.timeout("ready"))
 
 
-@check("5.healthy", phase="inspect", requires=("mlflow_container", "mlflow_image"))
-def turns_healthy(ctx):
-    return healthy(ctx, "mlflow")
+@check("5.healthy", phase="inspect")
+def turns_healthy(ctx, mlflow_container, mlflow_image):
+    return healthy(mlflow_container, mlflow_image, timeout=ctx.options.timeout("ready"))
 
 
-@check("5.non-root", phase="inspect", requires=("mlflow_container", "mlflow_image"))
-def non_root(ctx):
-    return non_root_outcome(ctx, "mlflow")
+@check("5.non-root", phase="inspect")
+def non_root(mlflow_container, mlflow_image):
+    return non_root_outcome(mlflow_container, mlflow_image)
 
 
 PROCESSES = r"""
@@ -212,9 +212,8 @@ def store_outcome(proc: dict, mounts: list[dict]):
     return ok("; ".join(good))
 
 
-@check("5.store-on-volume", phase="inspect", requires=("stack",))
-def store_on_volume(ctx):
-    stack = ctx.get("stack")
+@check("5.store-on-volume", phase="inspect")
+def store_on_volume(ctx, stack):
     mlflow = stack.service("mlflow", serving=False)
     rc, out = mlflow.exec_python(PROCESSES, timeout=ctx.options.timeout("exec"))
     try:

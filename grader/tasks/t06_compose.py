@@ -30,16 +30,16 @@ def _host_source(model: ComposeModel, source: str) -> str:
         return source
 
 
-@check("6.valid", phase="static", requires=("compose",))
-def valid(ctx):
-    model: ComposeModel = ctx.get("compose")
+@check("6.valid", phase="static")
+def valid(compose):
+    model: ComposeModel = compose
     return ok(f"`docker compose config` accepts {model.file.name}: API service `{model.mlapp}` builds "
               f"Dockerfile.mlapp, MLflow service `{model.mlflow}` builds Dockerfile.mlflow")
 
 
-@check("6.network", phase="static", requires=("compose",))
-def network(ctx):
-    model: ComposeModel = ctx.get("compose")
+@check("6.network", phase="static")
+def network(compose):
+    model: ComposeModel = compose
     api, mlf = model.mlapp, model.mlflow
     shared = [n for n in model.shared_networks(api, mlf)
               if n != "default" and (model.networks_declared.get(n) or {}).get("driver") not in ("host", "none")]
@@ -92,9 +92,9 @@ def _local_path(uri: str) -> str | None:
     return uri
 
 
-@check("6.named-volume", phase="static", requires=("compose",))
-def named_volume(ctx):
-    model: ComposeModel = ctx.get("compose")
+@check("6.named-volume", phase="static")
+def named_volume(compose):
+    model: ComposeModel = compose
     service = model.mlflow
     named = [m for m in model.mounts(service) if m.type == "volume" and m.source in model.volumes_declared]
     if not named:
@@ -113,9 +113,9 @@ def named_volume(ctx):
     return ok(f"named volume {volumes} holds MLflow's data ({where})")
 
 
-@check("6.log-bind", phase="static", requires=("compose",))
-def log_bind(ctx):
-    model: ComposeModel = ctx.get("compose")
+@check("6.log-bind", phase="static")
+def log_bind(compose):
+    model: ComposeModel = compose
     service = model.mlapp
     binds = [m for m in model.mounts(service) if m.type == "bind"]
     if not binds:
@@ -132,9 +132,9 @@ def log_bind(ctx):
     return ok(f"{_host_source(model, match.source)} is bind-mounted at {match.target} and LOG_DIR={log_dir}")
 
 
-@check("6.tracking-uri", phase="static", requires=("compose",))
-def tracking_uri(ctx):
-    model: ComposeModel = ctx.get("compose")
+@check("6.tracking-uri", phase="static")
+def tracking_uri(compose):
+    model: ComposeModel = compose
     api, mlf = model.mlapp, model.mlflow
     port = model.mlflow_port()
     expected = f"MLFLOW_TRACKING_URI=http://{mlf}:{port} in the environment of `{api}`"
@@ -165,9 +165,9 @@ def tracking_uri(ctx):
     return ok(f"MLFLOW_TRACKING_URI={uri} reaches `{mlf}`, which listens on port {port}")
 
 
-@check("6.depends-healthy", phase="static", requires=("compose",))
-def depends_healthy(ctx):
-    model: ComposeModel = ctx.get("compose")
+@check("6.depends-healthy", phase="static")
+def depends_healthy(compose):
+    model: ComposeModel = compose
     api, mlf = model.mlapp, model.mlflow
     expected = f"`depends_on: {{{mlf}: {{condition: service_healthy}}}}` in `{api}` and a healthcheck for `{mlf}`"
     depends = model.service(api).get("depends_on") or {}
@@ -196,9 +196,9 @@ def restart_policy(model: ComposeModel, service: str) -> str | None:
     return f"deploy.restart_policy {condition}" if condition else None
 
 
-@check("6.restart", phase="static", requires=("compose",))
-def restart(ctx):
-    model: ComposeModel = ctx.get("compose")
+@check("6.restart", phase="static")
+def restart(compose):
+    model: ComposeModel = compose
     policies = {s: restart_policy(model, s) for s in (model.mlapp, model.mlflow)}
 
     def restarts(value: str | None) -> bool:

@@ -67,9 +67,9 @@ def tag_problem(ref: str | None) -> str | None:
     return None
 
 
-@check("8.tagged", phase="static", requires=("compose",))
-def tagged(ctx):
-    model = ctx.get("compose")
+@check("8.tagged", phase="static")
+def tagged(compose):
+    model = compose
     ref = model.service(model.mlapp).get("image")
     problem = tag_problem(ref)
     if problem:
@@ -92,16 +92,15 @@ def run_health(ctx, ref: str) -> str:
         remove_container(container)
 
 
-@check("8.push-pull", phase="late", requires=("compose", "stack_images", "registry"))
-def push_pull(ctx):
-    model = ctx.get("compose")
+@check("8.push-pull", phase="late")
+def push_pull(ctx, compose, stack_images, registry):
+    model = compose
     ref = model.service(model.mlapp).get("image")
     name = parse_image(ref) if ref else None
     if name is None:
         raise ResourceError(f"the API service `{model.mlapp}` has no usable `image:` name to publish",
                             blame="8.tagged")
-    built = ctx.get("stack_images")[model.mlapp]
-    registry = ctx.get("registry")
+    built = stack_images[model.mlapp]
     target = registry.ref(f"{name.repository}:{name.tag or 'latest'}")
     cli = ctx.docker
     timeout = ctx.options.timeout("push")

@@ -31,9 +31,9 @@ HADOLINT_TIMEOUT = 60
 DOCKERFILES = ("Dockerfile.mlapp", "Dockerfile.mlflow")
 
 
-@check("9.multi-stage", phase="static", requires=("mlapp_dockerfile",))
-def multi_stage(ctx):
-    model: DockerfileModel = ctx.get("mlapp_dockerfile")
+@check("9.multi-stage", phase="static")
+def multi_stage(mlapp_dockerfile):
+    model: DockerfileModel = mlapp_dockerfile
     copies = model.copies_from_stages()
     stages = ", ".join(f"line {s.from_line.line}: `{s.from_line.text}`" for s in model.stages)
     expected = "≥2 stages, the final one copying from an earlier one with COPY --from=<stage>"
@@ -63,9 +63,9 @@ print(json.dumps(sorted(set(found))))
 """
 
 
-@check("9.no-compiler", phase="inspect", requires=("mlapp_image",))
-def no_compiler(ctx):
-    image = ctx.get("mlapp_image")
+@check("9.no-compiler", phase="inspect")
+def no_compiler(ctx, mlapp_image):
+    image = mlapp_image
     found = probe_json(ctx, image.tag, COMPILER_PROBE)
     if found:
         return fail("the final API image contains build tools", expected=f"none of {', '.join(COMPILERS)}",
@@ -77,9 +77,9 @@ def _mb(size: int) -> str:
     return f"{size / 1e6:.0f} MB"
 
 
-@check("9.size-budget", phase="inspect", requires=("mlapp_image", "mlapp_dockerfile"))
-def size_budget(ctx):
-    image, model = ctx.get("mlapp_image"), ctx.get("mlapp_dockerfile")
+@check("9.size-budget", phase="inspect")
+def size_budget(ctx, mlapp_image, mlapp_dockerfile):
+    image, model = mlapp_image, mlapp_dockerfile
     base = model.base()
     if base.scratch:
         base_size = 0
@@ -118,8 +118,8 @@ def run_hadolint(ctx, paths: list[Path]) -> list[dict]:
         raise ResourceError(f"hadolint gave no JSON: {(result.stderr or result.stdout).strip()[-300:]}") from None
 
 
-@check("9.hadolint", phase="inspect", requires=("mlapp_image", "mlflow_image"))
-def hadolint(ctx):
+@check("9.hadolint", phase="inspect")
+def hadolint(ctx, mlapp_image, mlflow_image):
     findings = run_hadolint(ctx, [ctx.workdir / name for name in DOCKERFILES])
     costly = sorted({(Path(f["file"]).name, f["line"], f["code"], f["message"]) for f in findings
                      if f.get("level") in ("warning", "error")})

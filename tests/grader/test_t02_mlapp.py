@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from dockerkit import leftovers, variant_run
 
@@ -12,18 +10,8 @@ from grader.tasks import common
 from grader.tasks import t02_mlapp as t02
 
 
-class Static:
-    """Just enough of a Context for static checks: resources by name, a workspace."""
-
-    def __init__(self, workdir: Path | None = None, **resources):
-        self.resources, self.workdir = resources, workdir or Path("/nonexistent")
-
-    def get(self, name):
-        return self.resources[name]
-
-
 def _run(check, text: str):
-    return check(Static(mlapp_dockerfile=DockerfileModel.from_text(text, name="Dockerfile.mlapp")))
+    return check(mlapp_dockerfile=DockerfileModel.from_text(text, name="Dockerfile.mlapp"))
 
 
 @pytest.mark.parametrize(("text", "passed", "found"), [
@@ -67,10 +55,10 @@ def test_json_answers_and_sample(tmp_path):
     assert t02._json_answer({"status": 200, "body": '{"status": "ok"}\n'}) == (True, '200 {"status": "ok"}')
     assert t02._json_answer({"status": 200, "body": "OK"})[0] is False
     assert t02._json_answer({"status": None, "error": "refused"}) == (False, "no answer (refused)")
-    assert common.sample_request(Static(tmp_path)) == common.SAMPLE  # no file: the built-in sample
+    assert common.sample_request(tmp_path) == common.SAMPLE  # no file: the built-in sample
     (tmp_path / "starter").mkdir()
     (tmp_path / "starter" / "sample_request.json").write_text('{"tenure_months": 1}')
-    assert common.sample_request(Static(tmp_path)) == {"tenure_months": 1}
+    assert common.sample_request(tmp_path) == {"tenure_months": 1}
 
 
 class _Image:

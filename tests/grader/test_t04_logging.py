@@ -13,17 +13,8 @@ from grader.tasks.t04_logging import files_containing, judge, matching_lines, py
 RID = "grader-abc-1"
 
 
-class Ctx:
-    def __init__(self, dockerfile: str):
-        self.model = DockerfileModel.from_text(dockerfile, name="Dockerfile.mlapp")
-
-    def get(self, name: str):
-        assert name == "mlapp_dockerfile"
-        return self.model
-
-
 def unbuffered(dockerfile: str):
-    return get("4.unbuffered").func(Ctx(dockerfile))
+    return get("4.unbuffered").func(mlapp_dockerfile=DockerfileModel.from_text(dockerfile, name="Dockerfile.mlapp"))
 
 
 @pytest.mark.parametrize("dockerfile", [

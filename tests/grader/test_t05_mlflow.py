@@ -42,13 +42,10 @@ def test_requirements_file_found_through_copy(tmp_path):
 
 
 def test_pinned_check_partial_credit(tmp_path):
-    class Static:
+    class Ctx:
         workdir = tmp_path
 
-        def get(self, name):
-            return DockerfileModel.from_text("FROM python\nRUN pip install mlflow==3.17.2\n")
-
-    outcome = t05.pinned(Static())
+    outcome = t05.pinned(Ctx(), DockerfileModel.from_text("FROM python\nRUN pip install mlflow==3.17.2\n"))
     assert not outcome.passed and outcome.fraction == 0.5 and "`FROM python` has no tag" in outcome.found
 
 

@@ -14,22 +14,8 @@ STATIC = ("6.valid", "6.network", "6.named-volume", "6.log-bind", "6.tracking-ur
           "6.restart", "8.tagged")  # 8.tagged is static on the compose file too
 
 
-class Ctx:
-    """Just enough of grader.context.Context for static checks."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self._model = None
-
-    def get(self, name: str):
-        assert name == "compose"
-        if self._model is None:
-            self._model = load(self.workdir)
-        return self._model
-
-
 def run(check_id: str, workdir: Path):
-    return get(check_id).func(Ctx(workdir))
+    return get(check_id).func(compose=load(workdir))
 
 
 def alt(tmp_path: Path, *replacements: tuple[str, str]) -> Path:

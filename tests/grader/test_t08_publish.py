@@ -49,9 +49,7 @@ def test_push_pull_round_trip_of_the_api_image(tmp_path, docker_client):
     ctx = context(tmp_path, root)
     impl = get("8.push-pull")
     try:
-        for name in impl.requires:
-            ctx.get(name)
-        outcome = impl.func(ctx)
+        outcome = impl.call(ctx, {name: ctx.get(name) for name in impl.requires})
         registry = ctx.get("registry").address
     finally:
         problems = ctx.close()

@@ -11,12 +11,9 @@ from grader.dockerfiles import DockerfileModel
 from grader.tasks import t09_optimize as t09
 
 
-class Static:
-    def __init__(self, text: str = "", scratch=None, workdir=None):
-        self.model, self.scratch, self.workdir = DockerfileModel.from_text(text, name="Dockerfile.mlapp"), scratch, workdir
-
-    def get(self, name):
-        return self.model
+class Ctx:
+    def __init__(self, scratch=None, workdir=None):
+        self.scratch, self.workdir = scratch, workdir
 
 
 @pytest.mark.parametrize(("text", "passed", "fragment"), [
@@ -28,7 +25,7 @@ class Static:
     ("FROM p:1 AS a\nRUN make\nFROM a\n", False, "no COPY --from=<earlier stage>"),
 ])
 def test_multi_stage(text, passed, fragment):
-    outcome = t09.multi_stage(Static(text))
+    outcome = t09.multi_stage(DockerfileModel.from_text(text, name="Dockerfile.mlapp"))
     assert outcome.passed is passed
     assert fragment in (outcome.message if passed else outcome.found)
 
@@ -59,13 +56,13 @@ def test_hadolint_scores_warnings_not_style(tmp_path, repo):
         "FROM python:3.11-slim-bookworm\n# hadolint ignore=DL3013\nRUN pip install mlflow\nRUN echo a\n"
         "CMD mlflow server\n")
     (work / ".hadolint.yaml").write_text("ignored: [DL3013, DL3042, DL3025]\n")  # a submission's config is ignored
-    outcome = t09.hadolint(Static(scratch=scratch, workdir=work))
+    outcome = t09.hadolint(Ctx(scratch=scratch, workdir=work), mlapp_image=None, mlflow_image=None)
     assert not outcome.passed
     assert "Dockerfile.mlflow:3 DL3013" in outcome.found and "Dockerfile.mlflow:5 DL3025" in outcome.found
     assert "DL3059" not in outcome.found and "DL3059" in outcome.details  # info: listed, free
     assert outcome.fraction == pytest.approx(1 - 3 * t09.HADOLINT_COST)  # DL3013, DL3042, DL3025
     (work / "Dockerfile.mlflow").write_text((repo / "solutions" / "Dockerfile.mlflow").read_text())
-    assert t09.hadolint(Static(scratch=scratch, workdir=work)).passed
+    assert t09.hadolint(Ctx(scratch=scratch, workdir=work), mlapp_image=None, mlflow_image=None).passed
 
 
 @pytest.mark.docker
