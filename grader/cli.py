@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 EXIT_FULL, EXIT_PARTIAL, EXIT_CANNOT_GRADE, EXIT_GRADER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 COMMANDS = ("doctor", "rubric", "workspace", "cleanup")
-FORMATS = ("text", "json", "junit", "gradescope", "classroom", "markdown")
+FORMATS = tuple(reporters.FORMATS)  # one table: grader.reporters
 
 EPILOG = f"""\
 commands (give one instead of SUBMISSION_DIR):

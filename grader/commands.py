@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from grader import doctor as doctor_module
-from grader import engine
 from grader.constants import LABEL_GRADER, LABEL_RUN
+from grader.docker import engine
 from grader.errors import EngineUnavailable, WorkspaceError
 from grader.reporters.explain import points
 from grader.rubric import load

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader import engine, resources
+from grader import resources
 from grader.constants import LABEL_GRADER, LABEL_RUN, NAME_PREFIX
+from grader.docker import engine
 from grader.errors import ResourceError
 from grader.options import Options
 

@@ -15,8 +15,8 @@ from docker.errors import ImageNotFound
 from rich.console import Console
 from rich.text import Text
 
-from grader import engine
 from grader.constants import NO_ENGINE
+from grader.docker import engine
 from grader.errors import EngineUnavailable
 from grader.tools import find_hadolint
 

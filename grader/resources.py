@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # Modules that define providers; imported on first lookup so static runs never touch Docker.
-PROVIDER_MODULES = ("grader.dockerfiles", "grader.compose", "grader.build", "grader.containers",
-                    "grader.stack", "grader.publish", "grader.tracking")
+PROVIDER_MODULES = ("grader.parse.dockerfiles", "grader.docker.compose", "grader.docker.build", "grader.docker.containers",
+                    "grader.docker.stack", "grader.docker.publish", "grader.docker.tracking")
 _PROVIDERS: dict[str, Provider] = {}
 
 

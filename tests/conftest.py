@@ -18,7 +18,7 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def docker_client():
     """A Docker SDK client. No engine is a failure, not a skip: these tests claim Docker behaviour."""
-    from grader import engine
+    from grader.docker import engine
     from grader.errors import EngineUnavailable
 
     try:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import testinfra
 
-from grader.dockerfiles import DockerfileModel
+from grader.docker.service import ALL_INTERFACES, has_healthcheck, healthcheck_budget, serving_port
 from grader.errors import ResourceError
+from grader.parse.dockerfiles import DockerfileModel
 from grader.results import fail, ok
-from grader.service import ALL_INTERFACES, has_healthcheck, healthcheck_budget, serving_port
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import json
 import logging
 import re
 
-from grader import build as builds
-from grader.dockerfiles import DockerfileModel
+from grader.docker import build as builds
+from grader.docker.service import serving_port
+from grader.parse.dockerfiles import DockerfileModel
 from grader.registry import check
 from grader.results import fail, ok
-from grader.service import serving_port
 from grader.tasks.common import base_pinned, binds_all, built, healthy, non_root_outcome, sample_request
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from docker.utils.build import exclude_paths, tar
 
-from grader.probes import probe_json
+from grader.docker.probes import probe_json
 from grader.registry import check
 from grader.results import fail, ok
 from grader.workspace import MARKER

@@ -9,11 +9,11 @@ import re
 import shlex
 from pathlib import Path, PurePosixPath
 
-from grader.dockerfiles import DockerfileModel
 from grader.errors import ResourceError
+from grader.parse.dockerfiles import DockerfileModel
+from grader.parse.shellwords import substitute
 from grader.registry import check
 from grader.results import fail, ok
-from grader.shellwords import substitute
 from grader.tasks.common import base_pinned, binds_all, built, healthy, non_root_outcome
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ import posixpath
 import urllib.parse
 from pathlib import Path
 
-from grader.compose import ComposeModel
+from grader.docker.compose import ComposeModel
+from grader.parse.shellwords import option
 from grader.registry import check
 from grader.results import fail, ok
-from grader.shellwords import option
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ import time
 
 from docker.errors import APIError
 
+from grader.docker.tracking import METRIC, explain_unreachable, find_run, mlflow_call, short
 from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
 from grader.tasks.common import sample_request
-from grader.tracking import METRIC, explain_unreachable, find_run, mlflow_call, short
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from docker.errors import APIError
 
-from grader import publish
+from grader.docker import publish
+from grader.docker.probes import remove_container
+from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
-from grader.probes import remove_container
 from grader.registry import check
 from grader.results import fail, ok
-from grader.service import Service, exposed_ports
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from docker.errors import APIError, ImageNotFound
 
-from grader.dockerfiles import DockerfileModel
+from grader.docker.probes import probe_json
 from grader.errors import ResourceError
-from grader.probes import probe_json
+from grader.parse.dockerfiles import DockerfileModel
 from grader.registry import check
 from grader.results import fail, ok
 from grader.tools import find_hadolint

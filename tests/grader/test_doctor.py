@@ -74,7 +74,7 @@ def test_diagnose_returns_structured_findings(docker_client):
 
 
 def test_doctor_checks_what_the_grader_and_the_reference_use():
-    from grader.publish import REGISTRY_IMAGE
+    from grader.docker.publish import REGISTRY_IMAGE
 
     assert doctor.BASE_IMAGES.get(REGISTRY_IMAGE) is True          # 8.push-pull runs it
     assert doctor.find_hadolint is t09_optimize.find_hadolint      # 9.hadolint finds the same binary

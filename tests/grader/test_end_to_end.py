@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dockerkit import leftovers
 
 from grader.options import Options
 from grader.results import ERROR, PASSED
 from grader.rubric import load
 from grader.run import grade
+from tests.grader.dockerkit import leftovers
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.docker

@@ -1,4 +1,4 @@
-"""grader.publish: a real local registry, and a push/pull round trip of a small image."""
+"""grader.docker.publish: a real local registry, and a push/pull round trip of a small image."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import publish
 from grader.constants import LABEL_RUN
 from grader.context import Context
+from grader.docker import publish
 from grader.errors import ResourceError
 from grader.options import Options
 

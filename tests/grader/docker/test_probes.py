@@ -5,9 +5,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from dockerkit import BASE, leftovers, make_context
 
-from grader.probes import exec_python, http, last_json, listeners, probe_json, remove_container, run_probe
+from grader.docker.probes import (
+    exec_python,
+    http,
+    last_json,
+    listeners,
+    probe_json,
+    remove_container,
+    run_probe,
+)
+from tests.grader.dockerkit import BASE, leftovers, make_context
 
 
 def test_last_json_reads_the_last_line():

@@ -6,10 +6,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from dockerkit import variant_run
 
 from grader.tasks import t03_dockerignore as t03
 from grader.workspace import plant_markers
+from tests.grader.dockerkit import variant_run
 
 
 class Static:

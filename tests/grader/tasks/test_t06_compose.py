@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.compose import load
+from grader.docker.compose import load
 from grader.registry import get
-from tests.grader.test_compose import ALT_COMPOSE, MLFLOW_DOCKERFILE, REPO, write
+from tests.grader.docker.test_compose import ALT_COMPOSE, MLFLOW_DOCKERFILE, REPO, write
 
 STATIC = ("6.valid", "6.network", "6.named-volume", "6.log-bind", "6.tracking-uri", "6.depends-healthy",
           "6.restart", "8.tagged")  # 8.tagged is static on the compose file too

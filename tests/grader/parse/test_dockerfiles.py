@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.dockerfiles import DockerfileModel, ImageRef, load
 from grader.errors import ResourceError
+from grader.parse.dockerfiles import DockerfileModel, ImageRef, load
 
 MULTI = """\
 # syntax comment

@@ -13,10 +13,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.dockerfiles import DockerfileModel
 from grader.errors import ResourceError
+from grader.parse.dockerfiles import DockerfileModel
+from grader.parse.shellwords import argv_words, option, substitute
 from grader.resources import provides
-from grader.shellwords import argv_words, option, substitute
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class ComposeModel:
         names = {service}
         for options in nets.values():
             names.update(options.get("aliases") or [])
-        # The grader keeps container_name reachable as an alias (grader.stack); hostname resolves too.
+        # The grader keeps container_name reachable as an alias (grader.docker.stack); hostname resolves too.
         names.update(filter(None, (svc.get("container_name"), svc.get("hostname"))))
         return {n.lower() for n in names}
 

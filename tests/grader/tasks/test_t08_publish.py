@@ -7,8 +7,8 @@ import pytest
 from grader.constants import LABEL_RUN
 from grader.registry import get
 from grader.tasks.t08_publish import parse_image, tag_problem
-from tests.grader.test_stack import context, leftovers, small_stack
-from tests.grader.test_t06_compose import alt, run
+from tests.grader.docker.test_stack import context, leftovers, small_stack
+from tests.grader.tasks.test_t06_compose import alt, run
 
 
 @pytest.mark.parametrize(("image", "problem"), [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from dockerkit import BASE, leftovers, make_context, make_submission
 
-from grader.build import (
+from grader.constants import LABEL_GRADER, LABEL_RUN
+from grader.docker.build import (
     CODE_CHANGE,
     build_image,
     failure_excerpt,
@@ -15,8 +15,8 @@ from grader.build import (
     rebuild_after_code_change,
     renumber,
 )
-from grader.constants import LABEL_GRADER, LABEL_RUN
 from grader.errors import ResourceError
+from tests.grader.dockerkit import BASE, leftovers, make_context, make_submission
 
 LOG = """\
 Step 1/5 : FROM python:3.11-slim-bookworm

@@ -17,8 +17,8 @@ from docker.errors import APIError, DockerException, ImageNotFound
 from requests.exceptions import RequestException
 
 from grader.constants import ROLES
-from grader.dockerfiles import DockerfileModel
 from grader.errors import ResourceError
+from grader.parse.dockerfiles import DockerfileModel
 from grader.resources import provides
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ import time
 
 from docker.errors import APIError, ImageNotFound
 
-from grader import probes
+from grader.docker import probes
+from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
 from grader.resources import provides
-from grader.service import Service, exposed_ports
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from dockerkit import EXITS, LOOPBACK_ROOT, leftovers, make_context, make_submission
 
+from grader.docker.service import _seconds, exposed_ports, healthcheck_budget, reachable, serving_port
 from grader.errors import ResourceError
-from grader.service import _seconds, exposed_ports, healthcheck_budget, reachable, serving_port
 from grader.tasks.common import identity
+from tests.grader.dockerkit import EXITS, LOOPBACK_ROOT, leftovers, make_context, make_submission
 
 
 def test_serving_port_prefers_exposed_then_reachable():

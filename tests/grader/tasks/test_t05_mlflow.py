@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from dockerkit import leftovers, run_checks
 
-from grader.dockerfiles import DockerfileModel
+from grader.parse.dockerfiles import DockerfileModel
 from grader.tasks import t05_mlflow as t05
+from tests.grader.dockerkit import leftovers, run_checks
 
 
 def _pins(tmp_path, text: str, files: dict[str, str] | None = None):

@@ -1,7 +1,7 @@
 """One shape for a running service: a container of a role that serves HTTP (issue 8, step 2).
 
-The same object stands for a standalone container of a built image (grader.containers) and for a
-service of the compose stack (grader.stack), after docker-py's `models/resource.py` (a model
+The same object stands for a standalone container of a built image (grader.docker.containers) and for a
+service of the compose stack (grader.docker.stack), after docker-py's `models/resource.py` (a model
 wrapping the engine's attributes, refreshed by an explicit `reload()`) and testinfra's `host`
 (probes run from inside the container, so no host port is ever needed).
 """
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from docker.errors import APIError, NotFound
 from requests.exceptions import RequestException
 
-from grader import probes, wait
+from grader import wait
+from grader.docker import probes
 from grader.errors import ResourceError
 
 log = logging.getLogger(__name__)

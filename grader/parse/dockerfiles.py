@@ -13,8 +13,8 @@ from docker.utils import parse_repository_tag
 from dockerfile_parse import DockerfileParser
 
 from grader.errors import ResourceError
+from grader.parse.shellwords import arg_defaults, pairs, substitute
 from grader.resources import provides
-from grader.shellwords import arg_defaults, pairs, substitute
 
 log = logging.getLogger(__name__)
 

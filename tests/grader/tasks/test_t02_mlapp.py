@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from dockerkit import leftovers, variant_run
 
-from grader.dockerfiles import DockerfileModel
+from grader.parse.dockerfiles import DockerfileModel
 from grader.tasks import common
 from grader.tasks import t02_mlapp as t02
+from tests.grader.dockerkit import leftovers, variant_run
 
 
 def _run(check, text: str):

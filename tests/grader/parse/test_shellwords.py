@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.shellwords import arg_defaults, argv_words, option, pairs, substitute, words
+from grader.parse.shellwords import arg_defaults, argv_words, option, pairs, substitute, words
 
 
 def test_substitute_forms():

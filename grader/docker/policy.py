@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.compose import ComposeModel
+from grader.docker.compose import ComposeModel
 from grader.errors import ResourceError
 
 # Host paths no lab needs; a container mounting them could read or change the grading machine.

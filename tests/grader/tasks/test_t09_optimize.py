@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from dockerkit import variant_run
 
-from grader.dockerfiles import DockerfileModel
+from grader.parse.dockerfiles import DockerfileModel
 from grader.tasks import t09_optimize as t09
+from tests.grader.dockerkit import variant_run
 
 
 class Ctx:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.compose import ComposeModel, load
+from grader.docker.compose import ComposeModel, load
 from grader.errors import ResourceError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MLFLOW_DOCKERFILE = textwrap.dedent("""\
     FROM python:3.11-slim-bookworm
     WORKDIR /srv
@@ -142,7 +142,7 @@ def test_missing_file(tmp_path):
 
 
 def test_provider_requires_both_roles(tmp_path):
-    from grader.compose import compose
+    from grader.docker.compose import compose
 
     write(tmp_path, {"docker-compose.yml": "services:\n  web:\n    build: .\n"})
 
@@ -156,7 +156,7 @@ def test_provider_requires_both_roles(tmp_path):
 
 
 def test_skeleton_compose_is_a_clean_failure(tmp_path):
-    from grader.compose import compose
+    from grader.docker.compose import compose
 
     (tmp_path / "docker-compose.yml").write_text((REPO / "docker-compose.yml").read_text())
 

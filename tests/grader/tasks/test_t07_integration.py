@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dockerkit import leftovers
 
 from grader.constants import LABEL_RUN
 from grader.results import PASSED
 from grader.tasks.t07_integration import explain_unreachable
+from tests.grader.dockerkit import leftovers
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MINE = ("4.", "6.", "7.", "8.")
 
 

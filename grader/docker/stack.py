@@ -11,12 +11,13 @@ from pathlib import Path
 import yaml
 from docker.errors import APIError, NotFound
 
-from grader import policy, wait
-from grader.compose import ComposeModel, run_compose
+from grader import wait
+from grader.docker import policy
+from grader.docker.compose import ComposeModel, run_compose
+from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
 from grader.options import Limits
 from grader.resources import provides
-from grader.service import Service, exposed_ports
 
 log = logging.getLogger(__name__)
 

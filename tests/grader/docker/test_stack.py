@@ -1,4 +1,4 @@
-"""grader.stack: the isolating override (pure + compose's own merge) and a small real stack."""
+"""grader.docker.stack: the isolating override (pure + compose's own merge) and a small real stack."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.compose import load, run_compose
 from grader.constants import LABEL_RUN
 from grader.context import Context
+from grader.docker.compose import load, run_compose
+from grader.docker.stack import dump, override, prepare_bind_sources
 from grader.errors import ResourceError
 from grader.options import Limits, Options, Timeouts
-from grader.stack import dump, override, prepare_bind_sources
-from tests.grader.test_compose import write
+from tests.grader.docker.test_compose import write
 
 LABELS = {"org.mlops-kit.grader": "1", LABEL_RUN: "t"}
 SERVER = 'CMD ["python", "-m", "http.server", "{port}"]'

@@ -1,4 +1,4 @@
-"""grader.policy: pure rules on a ComposeModel built from dicts (compose's normalised form)."""
+"""grader.docker.policy: pure rules on a ComposeModel built from dicts (compose's normalised form)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import policy
-from grader.compose import ComposeModel
+from grader.docker import policy
+from grader.docker.compose import ComposeModel
 from grader.errors import ResourceError
 
 

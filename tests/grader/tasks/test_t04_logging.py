@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from grader.dockerfiles import DockerfileModel
+from grader.parse.dockerfiles import DockerfileModel
 from grader.registry import get
 from grader.tasks.t04_logging import files_containing, judge, matching_lines, python_unbuffered
 

@@ -1,0 +1,2 @@
+"""Parsing the student's files without an engine: Dockerfiles and shell words (the lowest layer above
+the leaf modules)."""
