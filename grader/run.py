@@ -53,8 +53,7 @@ def _result(spec: CheckSpec, outcome: Outcome, *, rubric: Rubric, blame: str | N
     if outcome.passed:
         score, status, hint = spec.points, PASSED, None
     else:
-        fraction = min(max(outcome.fraction or 0.0, 0.0), 1.0)
-        score, status = round(spec.points * fraction, 2), FAILED
+        score, status = round(spec.points * spec.share(outcome.partial, outcome.measure), 2), FAILED
         hint = spec.hint
         if blame and blame != spec.id:
             hint = f"Fix {blame} first: {rubric.check(blame).hint}"

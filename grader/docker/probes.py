@@ -58,10 +58,13 @@ print(json.dumps({"status": status, "body": body.decode("utf-8", "replace")}))
 """
 
 
-def http(container, url: str, *, method: str = "GET", payload=None, headers: dict | None = None,
-         timeout: float = 10) -> dict:
-    """Make an HTTP request from inside `container`; return {"status", "body"} or {"error"}."""
-    data = None if payload is None else json.dumps(payload).encode()
+def http(container, url: str, *, method: str = "GET", payload=None, body: bytes | None = None,
+         headers: dict | None = None, timeout: float = 10) -> dict:
+    """Make an HTTP request from inside `container`; return {"status", "body"} or {"error"}.
+
+    `payload` is sent as JSON; `body` as raw bytes (with the caller's Content-Type). `timeout` in seconds.
+    """
+    data = body if body is not None else None if payload is None else json.dumps(payload).encode()
     hdrs = {"Content-Type": "application/json", **(headers or {})} if payload is not None else (headers or {})
     code = (
         f"URL={url!r}\nDATA={data!r}\nMETHOD={method!r}\nHEADERS={hdrs!r}\nTIMEOUT={timeout!r}\n"

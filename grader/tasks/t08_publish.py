@@ -70,7 +70,8 @@ def tag_problem(ref: str | None) -> str | None:
 @check("8.tagged", phase="static")
 def tagged(compose):
     model = compose
-    ref = model.service(model.mlapp).get("image")
+    (api,) = model.require("mlapp")
+    ref = model.service(api).get("image")
     problem = tag_problem(ref)
     if problem:
         return fail(f"the API service `{model.mlapp}` has no versioned image name",
@@ -95,7 +96,8 @@ def run_health(ctx, ref: str) -> str:
 @check("8.push-pull", phase="late")
 def push_pull(ctx, compose, stack_images, registry):
     model = compose
-    ref = model.service(model.mlapp).get("image")
+    (api,) = model.require("mlapp")
+    ref = model.service(api).get("image")
     name = parse_image(ref) if ref else None
     if name is None:
         raise ResourceError(f"the API service `{model.mlapp}` has no usable `image:` name to publish",

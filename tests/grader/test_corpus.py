@@ -27,6 +27,8 @@ class Overlay:
     edits: tuple = ()
     delete: tuple = ()
     write: dict = field(default_factory=dict)
+    append: dict = field(default_factory=dict)       # text added at the end of a file
+    scores: dict = field(default_factory=dict)       # partial credit a careful human gives: {check: points}
     tag_images: dict = field(default_factory=dict)   # local tags the overlay's FROM lines use
     instructor: bool = True
 
@@ -36,7 +38,8 @@ class Overlay:
         return cls(name=path.stem, description=raw["description"], tasks=tuple(map(str, raw["tasks"])),
                    fails=frozenset(raw.get("fails", [])), messages=raw.get("messages", {}),
                    edits=tuple(raw.get("edits", [])), delete=tuple(raw.get("delete", [])),
-                   write=raw.get("write", {}), tag_images=raw.get("tag_images", {}),
+                   write=raw.get("write", {}), append=raw.get("append", {}), scores=raw.get("scores", {}),
+                   tag_images=raw.get("tag_images", {}),
                    instructor=raw.get("instructor", True))
 
     def apply(self, workdir: Path) -> None:
@@ -52,6 +55,9 @@ class Overlay:
         for rel, content in self.write.items():
             (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
             (workdir / rel).write_text(content)
+        for rel, content in self.append.items():
+            target = workdir / rel
+            target.write_text(target.read_text().rstrip("\n") + "\n" + content)
 
 
 OVERLAYS = sorted(CORPUS.glob("*.yaml"))
@@ -68,6 +74,7 @@ def test_corpus_is_big_enough_and_well_formed():
         graded = {c for c in known if c.split(".")[0] in overlay.tasks}
         assert overlay.fails <= graded, f"{overlay.name}: fails checks of tasks it does not grade"
         assert set(overlay.messages) <= overlay.fails
+        assert set(overlay.scores) <= overlay.fails, f"{overlay.name}: scores are for failing checks"
 
 
 @pytest.mark.docker
@@ -101,3 +108,6 @@ def test_overlay_fails_exactly_its_checks(path: Path, tmp_path: Path, docker_cli
         assert needle.lower() in text.lower(), f"{check_id}: {needle!r} not in {text!r}"
     for check_id in overlay.fails:
         assert by_id[check_id].hint and by_id[check_id].section, f"{check_id}: no hint or section"
+        expected = overlay.scores.get(check_id, 0)
+        assert by_id[check_id].score == expected, (f"{overlay.name}: {check_id} scored {by_id[check_id].score}, "
+                                                   f"a careful human gives {expected}")
