@@ -120,7 +120,11 @@ def batch(argv: list[str]) -> int:
         print("interrupted: finished grades are kept; run the same command again to grade the rest",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_PROBLEMS if result.problems else EXIT_OK
+    if result.not_graded:
+        print(f"{len(result.not_graded)} row(s) not graded (see status and reason in gradebook.csv): "
+              + ", ".join(result.not_graded[:10]) + (" ..." if len(result.not_graded) > 10 else ""), file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
 
 
 def stats(argv: list[str]) -> int:

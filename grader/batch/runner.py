@@ -73,12 +73,10 @@ class BatchResult:
 
     graded_now: dict[str, int] = field(default_factory=dict)   # status -> count
     skipped: int = 0
+    not_graded: list[str] = field(default_factory=list)   # students of OUT whose row is not "graded"
     interrupted: bool = False
     files: list[Path] = field(default_factory=list)
 
-    @property
-    def problems(self) -> int:
-        return sum(n for status, n in self.graded_now.items() if status != GRADED)
 
 
 class BatchError(Exception):
@@ -276,7 +274,7 @@ def start(job: Job, options: BatchOptions) -> Record | None:
 
 def _early_record(job: Job, status: str, reason: str) -> Record:
     return Record(student=job.entry.student, status=status, reason=reason, source=str(job.entry.path),
-                  content_hash=job.content_hash, started_at=job.started_at, finished_at=now_utc(),
+                  content_hash=job.content_hash, run_id=job.run_id, started_at=job.started_at, finished_at=now_utc(),
                   duration_s=round(time.monotonic() - job.started, 1))
 
 
@@ -382,7 +380,7 @@ def finish(job: Job, returncode: int, *, options: BatchOptions, options_digest: 
 def display_seconds(seconds: float) -> str:
     from grader.batch.display import duration
 
-    return duration(seconds)
+    return f"{seconds:g} s" if seconds < 10 else duration(seconds)
 
 
 # -- the whole batch ------------------------------------------------------------------------------
@@ -440,6 +438,7 @@ def run(*, options: BatchOptions, display: Display | None = None) -> BatchResult
         display.plan(total=len(jobs), skipped=len(skipped), jobs=options.jobs)
         _schedule(jobs, options=options, digest=digest, cli=cli, out=out, display=display, result=result)
         result.files = write_outputs(out, selected=check_ids, options=options)
+        result.not_graded = [r.student for r in records.load_all(out) if r.status != GRADED]
         return result
     finally:
         handle.close()
