@@ -63,3 +63,20 @@ def test_usage_errors_stop_before_grading(tmp_path: Path, capsys):
     klass = one_student_class(tmp_path)
     assert main(["batch", str(klass), "--out", str(out), "--task", "42"]) == 2
     assert "unknown task" in capsys.readouterr().err
+
+
+def test_run_id_option_names_the_run(tmp_path: Path, capsys):
+    """`python -m grader --run-id HEX` (how the batch knows each child's run id for cleanup)."""
+    klass = one_student_class(tmp_path)
+    report = tmp_path / "r.json"
+    assert main([str(klass / "ada"), "--task", "6", "--run-id", "0123456789ab", "--format", "json",
+                 "--output", str(report)]) == 0
+    assert json.loads(report.read_text())["run_id"] == "0123456789ab"
+    for bad in ("XYZ", "12345", "0123456789abcdef0123456789abcdef0"):
+        try:
+            main([str(klass / "ada"), "--task", "6", "--run-id", bad])
+        except SystemExit as exc:
+            assert exc.code == 2
+        else:
+            raise AssertionError(f"--run-id {bad} was accepted")
+    assert "--run-id must be" in capsys.readouterr().err
