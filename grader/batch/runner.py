@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,7 @@ from grader.batch.shards import Shard
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
+ELAPSED = re.compile(r"^\[\s*[\d.]+s\]\s*")   # the "[  12.3s] " prefix of the grader's plain progress
 LOG_TAIL_BYTES = 4096
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]   # the directory that holds grader/
 WORK = ".work"
@@ -470,7 +472,7 @@ def _schedule(jobs, *, options, digest, cli, out, display, result) -> None:
             for job in list(running):
                 returncode = job.proc.poll()
                 if returncode is None:
-                    display.progress(job.entry.student, last_line(job.workdir / "grader.log"))
+                    display.progress(job.entry.student, ELAPSED.sub("", last_line(job.workdir / "grader.log")))
                     police(job, options)
                     continue
                 running.remove(job)
