@@ -32,6 +32,7 @@ def die_with_parent() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m grader` with `argv` (default: sys.argv[1:]), dying with its parent; returns its exit code."""
     die_with_parent()
     from grader.cli import main as grader_main
 

@@ -30,6 +30,7 @@ def _mib(text: str) -> int:
 
 
 def batch_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m grader batch` (see BATCH_EPILOG and docs/grading-a-class.md)."""
     p = argparse.ArgumentParser(prog="python -m grader batch", epilog=BATCH_EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Grade a class: every submission in SUBMISSIONS, into OUT.")

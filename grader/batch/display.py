@@ -62,22 +62,27 @@ class Display:
 
     # -- events ------------------------------------------------------------------------------
     def plan(self, *, total: int, skipped: int, jobs: int) -> None:
+        """Announce the work: `total` submissions to grade, `skipped` unchanged ones, `jobs` at once."""
         self.total, self.skipped, self.jobs = total, skipped, jobs
         self._say(f"{total} to grade, {skipped} unchanged (skipped; --force regrades them), {jobs} at a time")
 
     def note(self, text: str) -> None:
+        """One line of information (e.g. a cleaned-up run), above the live panel."""
         self._say(text)
 
     def started(self, student: str) -> None:
+        """A worker started grading `student`."""
         self.activity[student] = (time.monotonic(), "starting")
         if not self.live:
             self._say(f"{student}: grading")
 
     def progress(self, student: str, line: str) -> None:
+        """What the worker grading `student` is doing now (the last line its grader printed)."""
         if student in self.activity:
             self.activity[student] = (self.activity[student][0], line)
 
     def finished(self, record: Record) -> None:
+        """`record` was committed: count it (a status other than graded is a failure) and say so."""
         self.activity.pop(record.student, None)
         self.done += 1
         if record.status != GRADED:
@@ -91,6 +96,7 @@ class Display:
         self._say(f"[{self.done}/{self.total}] {record.student}: {what} ({self.counts()})")
 
     def tick(self) -> None:
+        """Redraw the live panel, at most every REFRESH_S seconds (call it from the scheduling loop)."""
         now = time.monotonic()
         if self._live is not None and now - self._last_refresh >= REFRESH_S:
             self._live.update(self._panel(), refresh=True)
@@ -98,6 +104,7 @@ class Display:
 
     # -- rendering ---------------------------------------------------------------------------
     def eta_s(self) -> float | None:
+        """Seconds left: remaining submissions x mean graded duration / workers; None before the first grade."""
         if not self.durations:
             return None
         remaining = self.total - self.done
@@ -105,6 +112,7 @@ class Display:
         return remaining * mean / max(1, min(self.jobs, remaining or 1))
 
     def counts(self) -> str:
+        """"N failed, ETA ..." for the plain lines."""
         return f"{self.failures} failed, ETA {duration(self.eta_s())}"
 
     def _panel(self):

@@ -39,6 +39,7 @@ def selection(check_ids) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def header(check_ids) -> list[str]:
+    """The gradebook's column names for the checks `check_ids` (see the module docstring)."""
     tasks, checks = selection(check_ids)
     return [*LEAD, *(f"task_{task_id}" for task_id, _ in tasks), *checks, *TRAIL]
 

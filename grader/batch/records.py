@@ -68,6 +68,7 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict) -> Record:
+        """Rebuild a record from record.json's dict; unknown keys (a newer version) are ignored. TypeError when a field is missing."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -98,10 +99,12 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 
 def write_json(path: Path, data: dict) -> None:
+    """atomic_write of `data` as indented UTF-8 JSON."""
     atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def student_dir(out: Path, student: str) -> Path:
+    """OUT/students/<student>: where everything of one student goes."""
     return out / "students" / student
 
 
@@ -127,6 +130,7 @@ def load_all(out: Path) -> list[Record]:
 
 
 def report_path(out: Path, student: str) -> Path:
+    """The committed JSON report of `student` (may not exist)."""
     return student_dir(out, student) / "report.json"
 
 

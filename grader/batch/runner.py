@@ -87,6 +87,8 @@ class BatchError(Exception):
 
 @dataclass
 class Job:
+    """One submission being graded: its entry, run id, scratch folder and child process."""
+
     entry: archives.Entry
     run_id: str
     workdir: Path
@@ -103,6 +105,7 @@ class Job:
 
 
 def now_utc() -> str:
+    """The current time, RFC 3339 in UTC, to the second."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -237,6 +240,7 @@ def _summary(previous: Record | None) -> dict | None:
 
 # -- one child ------------------------------------------------------------------------------------
 def child_command(job: Job, root: Path, options: BatchOptions) -> list[str]:
+    """argv of the grading child for the submission at `root` (grader.batch.child, i.e. the CLI)."""
     cmd = [sys.executable, "-m", "grader.batch.child", str(root), "--format", "json",
            "--output", str(job.workdir / "report.json"), "--run-id", job.run_id, "--workroot", str(job.workdir)]
     for task_id in options.task_ids:
@@ -380,6 +384,7 @@ def finish(job: Job, returncode: int, *, options: BatchOptions, options_digest: 
 
 
 def display_seconds(seconds: float) -> str:
+    """A limit for a reason text: "0.2 s", "30 min 0 s"."""
     from grader.batch.display import duration
 
     return f"{seconds:g} s" if seconds < 10 else duration(seconds)

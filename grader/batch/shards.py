@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Shard:
+    """Shard `index` (1-based) of `count`; `student in shard` says whether it grades that student."""
+
     index: int   # 1-based
     count: int
 
@@ -54,6 +56,8 @@ class MergeError(Exception):
 
 @dataclass
 class MergeResult:
+    """What `merge` did: how many students the merged folder has, and who was in several shards."""
+
     students: int = 0
     conflicts: list[str] = field(default_factory=list)   # students in more than one shard (newest kept)
 

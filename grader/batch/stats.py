@@ -25,6 +25,8 @@ BUCKETS = 10
 
 @dataclass
 class CheckStats:
+    """One check over the class: students with it in their report, passes, top failure messages."""
+
     id: str
     task_id: str
     title: str
@@ -43,6 +45,8 @@ class CheckStats:
 
 @dataclass
 class TaskStats:
+    """One task over the class: the points (`scores`) of every student with a report."""
+
     id: str
     title: str
     max_score: float
@@ -50,11 +54,14 @@ class TaskStats:
 
     @property
     def mean(self) -> float | None:
+        """Mean points of the task over the students with a report; None when none has."""
         return sum(self.scores) / len(self.scores) if self.scores else None
 
 
 @dataclass
 class ClassStats:
+    """Everything the class report shows (see the module docstring)."""
+
     students: int
     statuses: dict[str, int]                 # gradebook status -> rows
     totals: list[tuple[str, float, float]]   # (student, score, max) of every student with a report
@@ -63,6 +70,7 @@ class ClassStats:
 
     @property
     def reported(self) -> int:
+        """Students with a report (graded or grader-error)."""
         return len(self.totals)
 
     def distribution(self, buckets: int = BUCKETS) -> list[tuple[str, int]]:
@@ -82,6 +90,7 @@ class ClassStats:
         return list(zip(labels, counts, strict=True))
 
     def mean_total(self) -> float | None:
+        """Mean total in points over the students with a report; None when none has."""
         return sum(s for _, s, _ in self.totals) / len(self.totals) if self.totals else None
 
 
