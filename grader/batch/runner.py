@@ -391,6 +391,32 @@ def display_seconds(seconds: float) -> str:
 
 
 # -- the whole batch ------------------------------------------------------------------------------
+CORES_PER_STACK_JOB = 2
+# Resources (grader.resources) that keep containers running while checks probe them.
+LONG_RUNNING = {"mlapp_container", "mlflow_container", "stack", "registry"}
+
+
+def parallelism_warning(*, jobs: int, check_ids, cpus: int | None = None) -> str | None:
+    """A warning when `jobs` parallel grades that start containers exceed the machine's cores.
+
+    Measured (benchmarks/batch.py, 2 cores): with --jobs 2 and every task, MLflow's own HEALTHCHECK
+    (a 5 s timeout written in the student's Dockerfile, which no grader option scales) timed out
+    under CPU starvation and correct submissions lost 25 points; --jobs 1 graded them right. So
+    grades that start containers get CORES_PER_STACK_JOB cores each. None when `jobs` fits.
+    """
+    from grader import registry, resources
+
+    cpus = cpus or os.cpu_count() or 1
+    needed = resources.closure(r for c in check_ids for r in registry.get(c).requires)
+    starts_containers = bool(needed & LONG_RUNNING)
+    fits = max(1, cpus // CORES_PER_STACK_JOB)
+    if not starts_containers or jobs <= fits:
+        return None
+    return (f"--jobs {jobs} on {cpus} cores: the selected tasks start containers, and healthchecks written "
+            f"with short timeouts fail when starved of CPU, which costs correct submissions points. "
+            f"Use --jobs {fits} here (about {CORES_PER_STACK_JOB} cores per job), or grade on more machines (--shard).")
+
+
 def _engine_client(check_ids):
     """A Docker client when one answers, None otherwise; BatchError when the selection needs one."""
     from grader import engine, registry
@@ -442,6 +468,10 @@ def run(*, options: BatchOptions, display: Display | None = None) -> BatchResult
             if previous is None or (previous.status, previous.reason) != (record.status, record.reason):
                 record.changes = records.changes(previous, record)
                 records.commit(out, record, files={}, previous=previous)
+        warning = parallelism_warning(jobs=options.jobs, check_ids=check_ids) if jobs else None
+        if warning:
+            log.warning("%s", warning)
+            display.note("WARNING: " + warning)
         display.plan(total=len(jobs), skipped=len(skipped), jobs=options.jobs)
         _schedule(jobs, options=options, digest=digest, cli=cli, out=out, display=display, result=result)
         result.files = write_outputs(out, selected=check_ids, options=options)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from grader.batch import records
+from grader.batch.runner import parallelism_warning, selected_checks
 from grader.cli import main
 from grader.workspace import prepare
 
@@ -80,3 +81,12 @@ def test_run_id_option_names_the_run(tmp_path: Path, capsys):
         else:
             raise AssertionError(f"--run-id {bad} was accepted")
     assert "--run-id must be" in capsys.readouterr().err
+
+
+def test_parallel_stacks_beyond_the_cores_are_warned_about():
+    everything = selected_checks(task_ids=(), instructor=True)
+    static = selected_checks(task_ids=("3", "6"), instructor=True)
+    assert "--jobs 1" in parallelism_warning(jobs=2, check_ids=everything, cpus=2)
+    assert parallelism_warning(jobs=1, check_ids=everything, cpus=2) is None
+    assert parallelism_warning(jobs=2, check_ids=everything, cpus=4) is None
+    assert parallelism_warning(jobs=2, check_ids=static, cpus=2) is None   # builds and files only
