@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from grader import __version__, commands, doctor, reporters
+from grader.console import setup_logging
 from grader.constants import LABEL_RUN
 from grader.options import Limits, Options
 from grader.progress import Progress
@@ -23,7 +25,7 @@ from grader.workspace import looks_like_submission
 log = logging.getLogger(__name__)
 
 EXIT_FULL, EXIT_PARTIAL, EXIT_CANNOT_GRADE, EXIT_GRADER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-COMMANDS = ("doctor", "rubric", "workspace", "cleanup")
+COMMANDS = ("doctor", "rubric", "workspace", "cleanup", "batch", "stats", "gradebook")
 FORMATS = tuple(reporters.FORMATS)  # one table: grader.reporters
 
 EPILOG = f"""\
@@ -32,6 +34,9 @@ commands (give one instead of SUBMISSION_DIR):
   rubric       print the tasks, checks and points
   workspace    write a scratch copy of a submission (make demo: workspace --solution --dest .demo)
   cleanup      remove what killed grading runs left behind (--run ID, or --all)
+  batch        grade a class: one entry per student (folder, .zip, .tar.gz) -> reports, gradebook, Canvas CSV
+  stats        the class report of a batch's output: pass rates, failures to re-teach (Markdown, HTML)
+  gradebook    merge the outputs of batch shards into one gradebook (gradebook merge DIR... --out DIR)
   Run `python -m grader COMMAND --help` for a command's options.
 
 exit codes:
@@ -69,6 +74,8 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-memory", metavar="SIZE", help="memory limit for every container the grader starts, e.g. 1g")
     p.add_argument("--limit-cpus", type=float, metavar="N", help="CPU limit for every container, e.g. 1.5")
     p.add_argument("--limit-pids", type=int, metavar="N", help="process limit for every container, e.g. 512")
+    p.add_argument("--run-id", metavar="HEX", help="use this run id (6-32 lowercase hex digits) instead of a fresh "
+                   "one, so a supervisor can `cleanup --run HEX` after killing the run")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -88,22 +95,6 @@ def link_base(env=os.environ) -> str | None:
     if all(env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA")):
         return f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/blob/{env['GITHUB_SHA']}"
     return None
-
-
-class _StderrHandler(logging.Handler):
-    """Looks sys.stderr up on every record so rich's live display can redirect it."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        sys.stderr.write(self.format(record) + "\n")
-
-
-def setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 @contextmanager
@@ -162,6 +153,8 @@ def grade_command(argv: list[str]) -> int:
     submission = Path(args.submission).resolve()
     if args.timeout_scale <= 0:
         parser.error("--timeout-scale must be positive")
+    if args.run_id is not None and not re.fullmatch(r"[0-9a-f]{6,32}", args.run_id):
+        parser.error("--run-id must be 6-32 lowercase hex digits")
     if not looks_like_submission(submission):
         print(f"error: {submission} is not a lab submission (no starter/ directory and none of "
               "Dockerfile.mlapp, Dockerfile.mlflow, docker-compose.yml, .dockerignore). "
@@ -182,7 +175,7 @@ def grade_command(argv: list[str]) -> int:
     options = options_from_args(args, submission=submission)
     try:
         with protected_teardown(), Progress(verbose=args.verbose > 0) as progress:
-            report = grade(options=options, on_event=progress)
+            report = grade(options=options, on_event=progress, run_id=args.run_id)
     except KeyboardInterrupt:
         print("\ninterrupted, cleaned up", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,4 +1,5 @@
-"""The CLI's helper commands: rubric, workspace, cleanup (doctor lives in grader.doctor)."""
+"""The CLI's helper commands: rubric, workspace, cleanup (doctor lives in grader.doctor; batch, stats
+and gradebook in grader.batch.cli)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader import doctor as doctor_module
+from grader.batch import cli as batch_cli
 from grader.constants import LABEL_GRADER, LABEL_RUN
 from grader.docker import engine
 from grader.errors import EngineUnavailable, WorkspaceError
@@ -146,3 +148,15 @@ def cleanup(argv: list[str]) -> int:
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def batch(argv: list[str]) -> int:
+    return batch_cli.batch(argv)
+
+
+def stats(argv: list[str]) -> int:
+    return batch_cli.stats(argv)
+
+
+def gradebook(argv: list[str]) -> int:
+    return batch_cli.gradebook(argv)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 SCHEMA_VERSION = "1.0"
 PASSED, FAILED, ERROR = "passed", "failed", "error"
@@ -106,3 +106,24 @@ class GradeReport:
         for task, raw in zip(self.tasks, data["tasks"], strict=True):
             raw["score"], raw["max_score"] = task.score, task.max_score
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GradeReport:
+        """Rebuild a report from `to_dict()` output, e.g. a `--format json` file.
+
+        `data` follows grader/schema/report-v1.json (docs/grader-report-schema.md); the computed
+        `score`/`max_score` of the report and its tasks are recomputed from the checks, not read.
+        Raises KeyError, TypeError or ValueError when `data` is not such a report (validate it
+        with grader.reporters.json_report.validate first for a precise message).
+        """
+        names = {f.name for f in fields(CheckResult)}
+        tasks = tuple(
+            TaskResult(id=str(t["id"]), title=t["title"], section=t["section"],
+                       checks=tuple(CheckResult(**{k: v for k, v in c.items() if k in names}) for c in t["checks"]))
+            for t in data["tasks"]
+        )
+        return cls(run_id=data["run_id"], submission=data["submission"], mode=data["mode"],
+                   grader_version=data["grader_version"], started_at=data["started_at"],
+                   duration_s=float(data["duration_s"]), tasks=tasks,
+                   environment=dict(data.get("environment") or {}), errors=tuple(data.get("errors") or ()),
+                   schema_version=data.get("schema_version", SCHEMA_VERSION))

@@ -149,14 +149,19 @@ def _environment(ctx: Context, used_engine: bool) -> dict:
     return env
 
 
-def grade(*, options: Options, on_event=None) -> GradeReport:
-    """Grade one submission and return the report; cleanup always runs."""
+def grade(*, options: Options, on_event=None, run_id: str | None = None) -> GradeReport:
+    """Grade one submission and return the report; cleanup always runs.
+
+    `run_id` (6-32 lowercase hex digits, the report schema's pattern) names the run's Docker
+    resources and scratch directory; None draws a fresh one. A caller that must be able to clean
+    up after killing the process (`python -m grader batch`) chooses it up front.
+    """
     rubric = load()
     registry.load_all()
     specs = rubric.select(task_ids=options.task_ids or None, instructor=options.instructor)
     for spec in specs:
         registry.get(spec.id)  # fail fast if the rubric names a check no module implements
-    run_id = uuid.uuid4().hex[:10]
+    run_id = run_id or uuid.uuid4().hex[:10]
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix=f"mlops-grader-{run_id}-", dir=options.workroot))

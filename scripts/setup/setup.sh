@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-command setup: venv, Docker engine, Compose v2, base images (idempotent).
+# One-command setup: venv, Docker engine, Compose v2, base images, headless Chromium (idempotent).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
@@ -10,4 +10,5 @@ bash "$here/venv.sh" "$venv"
 bash "$here/engine.sh"
 bash "$here/compose.sh" "$venv"
 bash "$here/stand-ins.sh"
+bash "$here/chromium.sh"
 say "done in $((SECONDS - t0)) s. Next: 'make test' (everything) or 'make demo' (the reference stack)."
