@@ -93,13 +93,13 @@ def prepare_bind_sources(model: ComposeModel) -> list[str]:
             if mount.type != "bind" or not mount.source:
                 continue
             source = Path(os.path.realpath(mount.source))
-            if source == root or root not in source.parents or source.exists():
+            if source == root or root not in source.parents:
                 continue
             relative = str(source.relative_to(root))
-            if relative in LAB_PREPARED:
-                source.mkdir(parents=True)
+            if relative in LAB_PREPARED:  # `mkdir -p logs && chmod a+w logs`, whether it was there or not
+                source.mkdir(parents=True, exist_ok=True)
                 source.chmod(0o777)  # chmod, not mkdir's mode: the umask would narrow it
-            else:
+            elif not source.exists():
                 missing.append(relative)
     return sorted(set(missing))
 

@@ -7,6 +7,7 @@ import time
 
 from docker.errors import APIError
 
+from grader import wait
 from grader.docker.tracking import (
     ARTIFACT,
     METRIC,
@@ -24,6 +25,8 @@ from grader.results import fail, ok
 from grader.tasks.common import sample_request
 
 log = logging.getLogger(__name__)
+
+READ_BACK_S = 30  # seconds 7.persists keeps asking a recreated MLflow for the run it had
 
 
 @check("7.stack-healthy", phase="late")
@@ -105,7 +108,9 @@ def persists(ctx, stack, mlflow_run):
                     expected="the MLflow service up again, with its data", found=exc.message,
                     details=exc.details)
     ctx.event("stack", f"MLflow recreated and up in {seconds:.1f} s")
-    after, _ = read_back(stack, logged)
+    # A server that just turned healthy may answer slowly at first: ask again, for a bounded while.
+    after, _ = wait.poll(lambda: read_back(stack, logged), timeout=READ_BACK_S, interval=2,
+                         until=lambda seen: set(before) <= set(seen[0]))
     gone = [item for item in before if item not in after]
     if not gone:
         return ok(f"after its container was removed and created again ({seconds:.0f} s, as `docker compose down` "
