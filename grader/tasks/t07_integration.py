@@ -109,14 +109,15 @@ def persists(ctx, stack, mlflow_run):
                     details=exc.details)
     ctx.event("stack", f"MLflow recreated and up in {seconds:.1f} s")
     # A server that just turned healthy may answer slowly at first: ask again, for a bounded while.
-    after, _ = wait.poll(lambda: read_back(stack, logged), timeout=READ_BACK_S, interval=2,
-                         until=lambda seen: set(before) <= set(seen[0]))
+    after, unseen = wait.poll(lambda: read_back(stack, logged), timeout=READ_BACK_S, interval=2,
+                              until=lambda seen: set(before) <= set(seen[0]))
     gone = [item for item in before if item not in after]
     if not gone:
         return ok(f"after its container was removed and created again ({seconds:.0f} s, as `docker compose down` "
                   f"and `up` do) MLflow still has {', '.join(after)}")
     return fail("MLflow lost data when its container was removed and created again (as `docker compose down` "
-                "and `up` do)", expected=f"{', '.join(before)} still there", found=f"gone: {', '.join(gone)}")
+                "and `up` do)", expected=f"{', '.join(before)} still there",
+                found=f"gone: {', '.join(gone)}" + (f" (MLflow: {unseen[0]})" if unseen and not after else ""))
 
 
 @check("7.survives-outage", phase="late")
