@@ -65,7 +65,7 @@ lint: ## Ruff on the Python code, hadolint on the reference Dockerfiles
 	$(VENV)/bin/hadolint solutions/Dockerfile.mlapp solutions/Dockerfile.mlflow
 
 bench: ## Print timing and size figures (not part of the test suite)
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
 
 clean: ## Remove local caches (not the venv)
 	rm -rf .pytest_cache .ruff_cache grader-results

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,16 @@ from grader.options import Options
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, str], None]
+# Resources made side by side (issue 13: images, standalone containers, the stack, the registry and
+# the push/pull overlap instead of running one after the other). Most of their time is waiting.
+WORKERS = 6
+# At teardown, how long to wait for resources still being made before cleaning up (seconds).
+DRAIN_S = 60
 
 
 class Context:
-    """Everything a check may use. Resources are made on first use and cleaned up in close()."""
+    """Everything a check may use. Resources are made on first use (or in the background, by
+    prefetch) exactly once, from any thread, and cleaned up in close()."""
 
     def __init__(self, *, options: Options, run_id: str, workdir: Path, scratch: Path,
                  on_event: EventSink | None = None):
@@ -34,6 +43,11 @@ class Context:
         self._cleanups: list[tuple[str, Callable[[], Any]]] = []
         self._docker = None
         self._docker_error: ResourceError | None = None
+        self._lock = threading.RLock()                    # guards the dicts and lists above
+        self._making: dict[str, threading.Lock] = {}      # one lock per resource: made once
+        self._events = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list[Future] = []
 
     # -- naming and labels -------------------------------------------------------------
     @property
@@ -45,59 +59,110 @@ class Context:
 
     def event(self, kind: str, text: str) -> None:
         log.info("%s: %s", kind, text)
-        self._on_event(kind, text)
+        with self._events:  # one line at a time, whichever thread reports
+            self._on_event(kind, text)
 
     # -- Docker ------------------------------------------------------------------------
     @property
     def docker(self):
-        if self._docker is None:
-            if self._docker_error is not None:
-                raise self._docker_error
-            try:
-                self._docker = engine.client()
-            except ResourceError as exc:
-                self._docker_error = exc
-                raise
-        return self._docker
+        with self._lock:
+            if self._docker is None:
+                if self._docker_error is not None:
+                    raise self._docker_error
+                try:
+                    self._docker = engine.client()
+                except ResourceError as exc:
+                    self._docker_error = exc
+                    raise
+            return self._docker
 
     # -- resources ---------------------------------------------------------------------
+    def _known(self, name: str) -> tuple[bool, Any]:
+        with self._lock:
+            if name in self._resources:
+                return True, self._resources[name]
+            if name in self._failures:
+                raise self._failures[name]
+            return False, None
+
     def get(self, name: str) -> Any:
-        """Return resource `name`, making it on first use; re-raise its failure every time."""
-        if name in self._resources:
-            return self._resources[name]
-        if name in self._failures:
-            raise self._failures[name]
-        provider = resources.provider(name)
-        started = time.monotonic()
-        try:
-            for dependency in provider.depends:
-                self.get(dependency)
-            value = provider.make(self)
-        except ResourceError as exc:
-            if exc.blame is None:
-                exc.blame = provider.blame
-            self._failures[name] = exc
-            self.event("resource-failed", f"{name}: {exc.message}")
-            raise
-        self._resources[name] = value
-        self.event("resource", f"{name} ready in {time.monotonic() - started:.1f} s")
-        return value
+        """Return resource `name`, making it on first use; re-raise its failure every time.
+
+        Thread-safe: a second thread asking for a resource being made waits for it. Raises
+        ResourceError (the memoized failure, blamed on the provider's check unless it names one).
+        """
+        known, value = self._known(name)
+        if known:
+            return value
+        with self._lock:
+            making = self._making.setdefault(name, threading.Lock())
+        with making:
+            known, value = self._known(name)  # made by another thread while this one waited
+            if known:
+                return value
+            provider = resources.provider(name)
+            started = time.monotonic()
+            try:
+                for dependency in provider.depends:
+                    self.get(dependency)
+                value = provider.make(self)
+            except ResourceError as exc:
+                if exc.blame is None:
+                    exc.blame = provider.blame
+                with self._lock:
+                    self._failures[name] = exc
+                self.event("resource-failed", f"{name}: {exc.message}")
+                raise
+            with self._lock:
+                self._resources[name] = value
+            self.event("resource", f"{name} ready in {time.monotonic() - started:.1f} s")
+            return value
 
     def failure(self, name: str) -> ResourceError | None:
-        return self._failures.get(name)
+        with self._lock:
+            return self._failures.get(name)
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start making `names` in background threads, in this order; a failure is memoized for
+        the checks that need it, and a grader bug is logged and raised again to them by get()."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"grader-{self.run_id}")
+            for name in names:
+                self._futures.append(self._pool.submit(self._make_quietly, name))
+
+    def _make_quietly(self, name: str) -> None:
+        try:
+            self.get(name)
+        except ResourceError:
+            pass  # memoized: the checks that need it report it
+        except Exception:  # a grader bug: the check that needs it makes it again and reports it
+            log.exception("making %s in the background failed", name)
 
     def defer(self, description: str, func: Callable[[], Any]) -> None:
         """Register a cleanup; close() runs them last-in first-out, whatever happened."""
-        self._cleanups.append((description, func))
+        with self._lock:
+            self._cleanups.append((description, func))
 
     def close(self) -> list[str]:
-        """Run every cleanup, then sweep anything still labelled with this run. Never raises."""
+        """Stop background work, run every cleanup, then sweep anything still labelled with this
+        run. Never raises; returns the problems met."""
         problems = []
+        if self._pool is not None:
+            for future in self._futures:
+                future.cancel()  # not started yet: never started
+            _, running = wait_futures(self._futures, timeout=DRAIN_S)
+            if running:
+                problems.append(f"{len(running)} resource(s) still being made after {DRAIN_S} s")
+            self._pool.shutdown(wait=False, cancel_futures=True)
         if self.options.keep:
             self.event("teardown", f"--keep: leaving resources labelled {LABEL_RUN}={self.run_id}")
             return problems
-        while self._cleanups:
-            description, func = self._cleanups.pop()
+        while True:
+            with self._lock:
+                if not self._cleanups:
+                    break
+                description, func = self._cleanups.pop()
             try:
                 func()
             except Exception as exc:  # cleanup must go on whatever one step does

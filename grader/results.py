@@ -17,7 +17,8 @@ class Outcome:
     expected: str | None = None
     found: str | None = None
     details: str | None = None      # e.g. an excerpt of a build log
-    fraction: float | None = None   # partial credit in [0, 1]; None means all or nothing
+    partial: str | None = None      # the rubric's partial-credit situation this failure is, if any
+    measure: float | None = None    # what a proportional / per-finding rule applies to
 
 
 def ok(message: str, *, details: str | None = None) -> Outcome:
@@ -25,9 +26,11 @@ def ok(message: str, *, details: str | None = None) -> Outcome:
 
 
 def fail(message: str, *, expected: str, found: str, details: str | None = None,
-         fraction: float | None = None) -> Outcome:
+         partial: str | None = None, measure: float | None = None) -> Outcome:
+    """A failed check. `partial` names a situation the rubric gives partial credit for (its share
+    comes from grader/rubric.yaml, never from code); `measure` is the share or count it applies to."""
     return Outcome(passed=False, message=message, expected=expected, found=found,
-                   details=details, fraction=fraction)
+                   details=details, partial=partial, measure=measure)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,18 @@ import yaml
 log = logging.getLogger(__name__)
 RUBRIC_PATH = Path(__file__).with_name("rubric.yaml")
 VISIBILITIES = ("visible", "hidden")
+# What a check reads to decide (issue 9): the student's files, a built image, a standalone container
+# of an image, the compose stack, or the grader's local registry. The first is the main evidence.
+EVIDENCE = ("files", "image", "container", "stack", "registry")
+PROPORTIONAL = "proportional"      # a partial-credit rule: the share is what the check measured
+PER_FINDING = "per-finding"        # {per-finding: c}: the share is 1 - c x findings, at least 0
 
 
 @dataclass(frozen=True)
 class CheckSpec:
+    """One rubric check. `partial` maps what the check found to the share of the points it keeps
+    (a number in [0, 1], "proportional", or {"per-finding": cost}); anything else scores 0."""
+
     id: str
     task_id: str
     title: str
@@ -23,6 +31,26 @@ class CheckSpec:
     hint: str
     section: str
     visibility: str = "visible"
+    evidence: tuple[str, ...] = ()
+    partial: dict = field(default_factory=dict)
+
+    def share(self, partial: str | None, measure: float | None = None) -> float:
+        """The share of the points a failed outcome keeps, by the rubric's partial-credit rule.
+
+        KeyError when the check names a situation its rubric entry has no rule for (a grader bug).
+        """
+        if partial is None:
+            return 0.0
+        if partial not in self.partial:
+            raise KeyError(f"check {self.id}: no partial-credit rule {partial!r} in the rubric")
+        rule = self.partial[partial]
+        if rule == PROPORTIONAL:
+            value = measure or 0.0
+        elif isinstance(rule, dict):
+            value = 1 - float(rule[PER_FINDING]) * (measure or 0.0)
+        else:
+            value = float(rule)
+        return min(max(value, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -84,9 +112,20 @@ def _parse(data: dict) -> Rubric:
             visibility = c.get("visibility", "visible")
             if visibility not in VISIBILITIES:
                 raise ValueError(f"check {c['id']}: visibility must be one of {VISIBILITIES}")
+            evidence = tuple(c.get("evidence") or ())
+            if not evidence or set(evidence) - set(EVIDENCE):
+                raise ValueError(f"check {c['id']}: evidence must be a list drawn from {EVIDENCE}")
+            partial = dict(c.get("partial") or {})
+            for key, rule in partial.items():
+                valid = (rule == PROPORTIONAL or (isinstance(rule, (int, float)) and 0 <= rule < 1)
+                         or (isinstance(rule, dict) and set(rule) == {PER_FINDING}))
+                if not valid:
+                    raise ValueError(f"check {c['id']}: partial rule {key!r} must be a share in [0, 1), "
+                                     f"{PROPORTIONAL!r} or {{{PER_FINDING}: cost}}")
             checks.append(CheckSpec(
                 id=c["id"], task_id=task_id, title=c["title"], points=float(c["points"]),
                 hint=" ".join(c["hint"].split()), section=c["section"], visibility=visibility,
+                evidence=evidence, partial=partial,
             ))
         tasks.append(TaskSpec(
             id=task_id, title=raw["title"], section=raw["section"], scored=raw.get("scored", True),

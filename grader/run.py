@@ -10,6 +10,7 @@ import signal
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,12 +24,15 @@ from grader.workspace import plant_markers, prepare
 
 log = logging.getLogger(__name__)
 
-# Resources made up front in these phases (when any selected check needs them), in this order,
-# so containers warm up while the stack starts; everything else is made on first use.
-PREPARE = {
-    "build": ("mlapp_image", "mlflow_image", "stack_images"),
-    "up": ("mlapp_container", "mlflow_container", "stack"),
-}
+# Resources started in the background when the engine phases begin (when a selected check needs
+# them), slowest first, so the stack comes up while containers warm, the registry starts and the
+# image is pushed (issue 13); the checks then find them ready. Anything else is made on first use.
+PREFETCH = ("stack", "mlflow_container", "mlapp_container", "mlapp_api", "mlflow_api", "published",
+            "mlflow_run", "registry")
+# Checks of these phases only read what they inspect, so they run side by side; "late" checks stop
+# and recreate things and run one after the other.
+CONCURRENT_PHASES = ("inspect",)
+CHECK_WORKERS = 4
 BUG_HINT = "This is a fault in the grader, not in your work: please report it with the JSON report attached."
 
 
@@ -53,8 +57,7 @@ def _result(spec: CheckSpec, outcome: Outcome, *, rubric: Rubric, blame: str | N
     if outcome.passed:
         score, status, hint = spec.points, PASSED, None
     else:
-        fraction = min(max(outcome.fraction or 0.0, 0.0), 1.0)
-        score, status = round(spec.points * fraction, 2), FAILED
+        score, status = round(spec.points * spec.share(outcome.partial, outcome.measure), 2), FAILED
         hint = spec.hint
         if blame and blame != spec.id:
             hint = f"Fix {blame} first: {rubric.check(blame).hint}"
@@ -119,16 +122,17 @@ def run_check(ctx: Context, spec: CheckSpec, *, rubric: Rubric) -> CheckResult:
 
 def _phase(ctx: Context, name: str, specs, *, rubric: Rubric, results: dict) -> None:
     todo = [s for s in specs if registry.get(s.id).phase == name]
-    needed = resources.closure(r for s in specs for r in registry.get(s.id).resources)
-    ready = [r for r in PREPARE.get(name, ()) if r in needed]
-    if not todo and not ready:
+    if name == "build":
+        needed = resources.closure(r for s in specs for r in registry.get(s.id).resources)
+        ctx.prefetch(r for r in PREFETCH if r in needed)
+    if not todo:
         return
     ctx.event("phase", name)
-    for resource in ready:
-        try:
-            ctx.get(resource)
-        except ResourceError:
-            pass  # memoized: the checks that need it report the failure
+    if name in CONCURRENT_PHASES and len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=CHECK_WORKERS, thread_name_prefix="grader-check") as pool:
+            for result in pool.map(lambda spec: run_check(ctx, spec, rubric=rubric), todo):
+                results[result.id] = result  # the report lists them in rubric order, however they finished
+        return
     for spec in todo:
         results[spec.id] = run_check(ctx, spec, rubric=rubric)
 

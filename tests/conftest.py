@@ -71,7 +71,7 @@ class GradeObserver:
 
     def __call__(self, kind: str, text: str) -> None:
         self.events.append((kind, text))
-        match = re.match(r"(mlops-grader-(\w+)-stack): both services healthy", text)
+        match = re.match(r"(mlops-grader-(\w+)-stack): .* up in ", text)
         if kind == "stack" and match and not self.snapshot:
             self.project, run_id = match.group(1), match.group(2)
             selector = {"label": f"com.docker.compose.project={self.project}"}

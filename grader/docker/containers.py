@@ -1,26 +1,39 @@
-"""Standalone containers of the built images (`docker run -d IMAGE`), as Service objects."""
+"""Standalone containers of the built images (`docker run -d IMAGE`), as Service objects, run the way
+their labs run them: the API with a writable log folder bind-mounted at LOG_DIR (Lab 4), the MLflow
+server with a named volume on the folder that holds its stores (Lab 5)."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from docker.errors import APIError, ImageNotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 
 from grader.docker import probes
 from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
+from grader.parse import mlflow_server
 from grader.resources import provides
 
 log = logging.getLogger(__name__)
 
+# Lab 4 runs the API with `-e LOG_DIR=/app/logs -v "$PWD/logs:/app/logs"` after `chmod a+w logs`.
+DEFAULT_LOG_DIR = "/app/logs"
 
-def start_standalone(ctx, role: str, *, blame: str) -> Service:
-    """`docker run -d` of the role's image with its own CMD: no ports, no extra env; removed at cleanup."""
+
+def start_standalone(ctx, role: str, *, blame: str, volumes: dict | None = None,
+                     environment: dict | None = None) -> Service:
+    """`docker run -d` of the role's image with its own CMD: no ports; removed at cleanup.
+
+    `volumes` and `environment` take the Docker SDK's shapes ({host path or volume: {"bind": path,
+    "mode": "rw"}}, {NAME: value}). ResourceError when it cannot be created or started.
+    """
     image = ctx.get(f"{role}_image")
     try:
         container = ctx.docker.containers.create(image.tag, name=ctx.name(role), labels=ctx.labels,
-                                                 detach=True, **ctx.options.limits.container_kwargs())
+                                                 detach=True, volumes=volumes or None,
+                                                 environment=environment or None,
+                                                 **ctx.options.limits.container_kwargs())
     except (APIError, ImageNotFound) as exc:
         raise ResourceError(f"the {role} container could not be created: {exc.explanation or exc}") from None
     ctx.defer(f"remove container {container.name}", lambda: probes.remove_container(container))
@@ -33,14 +46,48 @@ def start_standalone(ctx, role: str, *, blame: str) -> Service:
                    started=time.monotonic(), blame=blame)
 
 
+def _env(config: dict) -> dict[str, str]:
+    return dict(item.partition("=")[::2] for item in config.get("Env") or [])
+
+
 @provides("mlapp_container", blame="2.api-answers", depends=("mlapp_image",))
 def mlapp_container(ctx) -> Service:
-    return start_standalone(ctx, "mlapp", blame="2.api-answers")
+    """The API as Lab 4 runs it: a grader-made folder, writable by any user (`chmod a+w`), bind-mounted
+    at the image's LOG_DIR (or at /app/logs with LOG_DIR set, when the image sets none)."""
+    log_dir = _env(ctx.get("mlapp_image").config).get("LOG_DIR")
+    host = ctx.scratch / "standalone-logs"
+    host.mkdir(exist_ok=True)
+    host.chmod(0o777)  # not mkdir's mode: the umask would narrow it
+    return start_standalone(ctx, "mlapp", blame="2.api-answers",
+                            volumes={str(host): {"bind": log_dir or DEFAULT_LOG_DIR, "mode": "rw"}},
+                            environment=None if log_dir else {"LOG_DIR": DEFAULT_LOG_DIR})
 
 
-@provides("mlflow_container", blame="5.healthy", depends=("mlflow_image",))
+def mlflow_data_dir(model, config: dict) -> str | None:
+    """The folder that holds both of the server's stores, read from the Dockerfile's command, the
+    image's environment and WORKDIR (None when no single folder below / holds them)."""
+    argv = [w for keyword in ("ENTRYPOINT", "CMD") if (ins := model.effective(keyword))
+            for w in (ins.exec_argv() or ["/bin/sh", "-c", ins.body])]
+    paths = mlflow_server.store_paths(argv, _env(config), config.get("WorkingDir") or "/")
+    return mlflow_server.data_dir(paths)
+
+
+@provides("mlflow_container", blame="5.healthy", depends=("mlflow_image", "mlflow_dockerfile"))
 def mlflow_container(ctx) -> Service:
-    return start_standalone(ctx, "mlflow", blame="5.healthy")
+    """The tracking server as Lab 5 runs it: a fresh named volume on the folder that holds its stores."""
+    folder = mlflow_data_dir(ctx.get("mlflow_dockerfile"), ctx.get("mlflow_image").config)
+    volumes = None
+    if folder:
+        volume = ctx.docker.volumes.create(name=ctx.name("vol-mlflow-standalone"), labels=ctx.labels)
+
+        def remove() -> None:
+            try:
+                volume.remove(force=True)
+            except NotFound:
+                pass
+        ctx.defer(f"remove volume {volume.name}", remove)  # registered first: runs after the container goes
+        volumes = {volume.name: {"bind": folder, "mode": "rw"}}
+    return start_standalone(ctx, "mlflow", blame="5.healthy", volumes=volumes)
 
 
 def answering(ctx, role: str) -> Service:

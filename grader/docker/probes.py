@@ -58,10 +58,13 @@ print(json.dumps({"status": status, "body": body.decode("utf-8", "replace")}))
 """
 
 
-def http(container, url: str, *, method: str = "GET", payload=None, headers: dict | None = None,
-         timeout: float = 10) -> dict:
-    """Make an HTTP request from inside `container`; return {"status", "body"} or {"error"}."""
-    data = None if payload is None else json.dumps(payload).encode()
+def http(container, url: str, *, method: str = "GET", payload=None, body: bytes | None = None,
+         headers: dict | None = None, timeout: float = 10) -> dict:
+    """Make an HTTP request from inside `container`; return {"status", "body"} or {"error"}.
+
+    `payload` is sent as JSON; `body` as raw bytes (with the caller's Content-Type). `timeout` in seconds.
+    """
+    data = body if body is not None else None if payload is None else json.dumps(payload).encode()
     hdrs = {"Content-Type": "application/json", **(headers or {})} if payload is not None else (headers or {})
     code = (
         f"URL={url!r}\nDATA={data!r}\nMETHOD={method!r}\nHEADERS={hdrs!r}\nTIMEOUT={timeout!r}\n"
@@ -77,9 +80,10 @@ def http(container, url: str, *, method: str = "GET", payload=None, headers: dic
 def listeners(container) -> list[tuple[str, int]]:
     """TCP sockets in LISTEN state inside the container, read from /proc (slim images lack ss)."""
     rc, out = exec_python(container, LISTEN_PROBE, timeout=15)
-    if rc != 0:
-        raise ResourceError(f"could not read /proc/net/tcp in the container: {out.strip()[-200:]}")
-    return [(host, int(port)) for host, port in last_json(out)]
+    try:  # a complete answer counts even if the exec's exit status was lost (a slow, loaded engine)
+        return [(host, int(port)) for host, port in last_json(out)]
+    except (ValueError, IndexError, TypeError):
+        raise ResourceError(f"could not read /proc/net/tcp in the container (exit {rc}): {out.strip()[-200:]}") from None
 
 
 LISTEN_PROBE = r"""

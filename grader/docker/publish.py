@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from grader import wait
+from grader.docker.probes import remove_container
+from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
+from grader.parse.references import parse_image
 from grader.resources import provides
 
 log = logging.getLogger(__name__)
@@ -125,3 +128,65 @@ def untag(cli, ref: str) -> None:
         cli.images.remove(ref, noprune=True)
     except (NotFound, ImageNotFound):
         pass
+
+
+@dataclass(frozen=True)
+class Published:
+    """The API image's round trip through the local registry: tag, push, untag, pull, run."""
+
+    target: str                  # the registry reference pushed and pulled
+    built_id: str
+    pulled_id: str
+    size_mb: float
+    seconds: float               # push + pull
+    answered: str | None         # what the pulled image's container answered
+    run_error: ResourceError | None = None
+
+
+def run_health(ctx, ref: str) -> str:
+    """Run the pulled image standalone and wait for GET /health 200 from inside it; what answered."""
+    container = ctx.docker.containers.run(ref, detach=True, name=ctx.name("published"), labels=ctx.labels,
+                                          **ctx.options.limits.container_kwargs())
+    try:
+        api = Service(container=container, role="mlapp", name="pulled image's",
+                      preferred_ports=tuple(exposed_ports(container.attrs)), started=time.monotonic())
+        api.answering(timeout=ctx.options.timeout("ready"))
+        return f"GET /health on port {api.port} answered 200"
+    finally:
+        remove_container(container)
+
+
+@provides("published", blame="8.push-pull", depends=("compose", "stack_images", "registry"))
+def published(ctx) -> Published:
+    """Push the API service's image (named by its `image:`) to the local registry, pull it back and run it."""
+    model = ctx.get("compose")
+    (api,) = model.require("mlapp")
+    ref = model.service(api).get("image")
+    name = parse_image(ref) if ref else None
+    if name is None:
+        raise ResourceError(f"the API service `{api}` has no usable `image:` name to publish", blame="8.tagged")
+    built = ctx.get("stack_images")[api]
+    target = ctx.get("registry").ref(f"{name.repository}:{name.tag or 'latest'}")
+    cli, timeout, started = ctx.docker, ctx.options.timeout("push"), time.monotonic()
+    ctx.defer(f"untag {target}", lambda: untag(cli, target))
+    try:
+        tag(cli, built.tag, target)
+        push(cli, target, timeout=timeout)
+        untag(cli, target)
+        pulled = pull(cli, target, timeout=timeout)
+    except (APIError, ResourceError) as exc:
+        raise ResourceError(f"the image did not round-trip through the registry: {getattr(exc, 'message', exc)}",
+                            expected=f"docker push and docker pull of {target} to succeed") from None
+    seconds = time.monotonic() - started
+    size_mb = (pulled.attrs.get("Size") or 0) / 1e6
+    ctx.event("publish", f"push + pull of {target} ({size_mb:.0f} MB) in {seconds:.1f} s")
+    answered, error = None, None
+    if pulled.id == built.id:
+        try:
+            answered = run_health(ctx, target)
+        except ResourceError as exc:
+            error = exc
+        except APIError as exc:
+            error = ResourceError(str(exc.explanation or exc))
+    return Published(target=target, built_id=built.id, pulled_id=pulled.id, size_mb=size_mb, seconds=seconds,
+                     answered=answered, run_error=error)

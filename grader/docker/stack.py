@@ -12,9 +12,10 @@ import yaml
 from docker.errors import APIError, NotFound
 
 from grader import wait
+from grader.constants import ROLES
 from grader.docker import policy
 from grader.docker.compose import ComposeModel, run_compose
-from grader.docker.service import Service, exposed_ports
+from grader.docker.service import Service, exited_error, exposed_ports, log_tail
 from grader.errors import ResourceError
 from grader.options import Limits
 from grader.resources import provides
@@ -75,35 +76,67 @@ def dump(data: dict) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
-def prepare_bind_sources(model: ComposeModel) -> list[Path]:
-    """Create bind-mount sources inside the workspace, world-writable: the API runs as a non-root user."""
-    made = []
+# Host folders the labs tell students to create by hand before `docker compose up` (Lab 4:
+# `mkdir -p logs && chmod a+w logs`): a fresh clone lacks them, so the grader does that step.
+# Every other bind-mount source is left as a fresh clone has it: a missing one is created by
+# Docker, owned by root, as on the student's machine (issue 9: the sandbox is not kinder).
+LAB_PREPARED = ("logs",)
+
+
+def prepare_bind_sources(model: ComposeModel) -> list[str]:
+    """Do the labs' own preparation of bind-mount sources; return the sources (relative to the
+    workspace) a fresh clone lacks and that Docker will therefore create itself, owned by root."""
+    missing = []
     root = Path(os.path.realpath(model.workspace))
     for svc_name in model.active_services():
         for mount in model.mounts(svc_name):
             if mount.type != "bind" or not mount.source:
                 continue
             source = Path(os.path.realpath(mount.source))
-            if source != root and root not in source.parents:
+            if source == root or root not in source.parents:
                 continue
-            if not source.exists():
-                source.mkdir(parents=True)
-                made.append(source)
-                for parent in [source, *source.parents]:
-                    if parent == root:
-                        break
-                    parent.chmod(0o777)  # chmod, not mkdir's mode: the umask would narrow it
-            elif source.is_dir():
-                # Files already there (e.g. a committed api.log) must take the container user's appends.
-                for path in [source, *source.rglob("*")]:
-                    if not path.is_symlink():
-                        path.chmod(0o777 if path.is_dir() else 0o666)
-    return made
+            relative = str(source.relative_to(root))
+            if relative in LAB_PREPARED:  # `mkdir -p logs && chmod a+w logs`, whether it was there or not
+                source.mkdir(parents=True, exist_ok=True)
+                source.chmod(0o777)  # chmod, not mkdir's mode: the umask would narrow it
+            elif not source.exists():
+                missing.append(relative)
+    return sorted(set(missing))
+
+
+def stack_faults(model: ComposeModel) -> list[str]:
+    """What stops `docker compose up` on the student's machine although the grader's override hides
+    it (the grader drops published ports and container names so runs never collide): two services
+    publishing one host port, one container_name used twice."""
+    faults, seen = [], {}
+    for name in model.active_services():
+        for port in model.service(name).get("ports") or []:
+            if not port.get("published"):
+                continue
+            key = (port.get("host_ip") or "0.0.0.0", str(port["published"]), port.get("protocol") or "tcp")
+            if key in seen and seen[key] != name:
+                faults.append(f"services `{seen[key]}` and `{name}` both publish host port {key[1]}/{key[2]}: "
+                              f"on your machine the second one cannot start (port is already allocated)")
+            seen.setdefault(key, name)
+    names: dict[str, str] = {}
+    for name in model.active_services():
+        fixed = model.service(name).get("container_name")
+        if fixed and fixed in names:
+            faults.append(f"services `{names[fixed]}` and `{name}` both set container_name `{fixed}`: "
+                          f"the second one cannot be created (the name is already in use)")
+        names.setdefault(fixed, name)
+    return faults
 
 
 @dataclass
 class Stack:
-    """The running project: compose commands on it, its containers, probes from inside them."""
+    """The running project: compose commands on it, its containers, probes from inside them.
+
+    `roles` maps each role the compose file has (`mlapp`, `mlflow`) to its service name. A role
+    counts as up only while it keeps running and answers: healthy when it has a healthcheck, else
+    its HTTP port answers from inside the project's network (issue 9); `baseline` records each
+    role's container and restart count when the stack came up, so a later death is reported.
+    """
 
     ctx: object
     project: str
@@ -112,7 +145,14 @@ class Stack:
     profiles: tuple[str, ...] = ()
     up_seconds: float | None = None
     started: float = field(default_factory=time.monotonic)       # when the last `up` began
+    faults: tuple[str, ...] = ()                                  # stack_faults() of the compose file
+    created_by_docker: tuple[str, ...] = ()                       # bind sources Docker made, root-owned
     _ports: dict[str, int] = field(default_factory=dict)         # role -> port it serves on
+    baseline: dict[str, tuple[str, int]] = field(default_factory=dict)   # role -> (container id, restarts)
+
+    @property
+    def roles(self) -> dict[str, str]:
+        return {role: getattr(self.model, role) for role in ROLES if getattr(self.model, role)}
 
     # -- compose ------------------------------------------------------------------------------
     def compose(self, *args: str, timeout: float = 120):
@@ -129,11 +169,11 @@ class Stack:
         if result.returncode != 0:
             raise ResourceError(f"`docker compose down` failed: {result.stderr.strip()[-300:]}")
 
-    def up(self) -> float:
-        """`up -d --no-build`, then wait until both roles run and are healthy; seconds taken."""
+    def up(self, *services: str) -> float:
+        """`up -d --no-build` (of `services`, else all), then wait until every role is up; seconds taken."""
         timeout = self.ctx.options.timeout("stack_up")
         started = self.started = time.monotonic()
-        args = ["up", "-d", "--no-build", "--pull", "never", "--remove-orphans"]
+        args = ["up", "-d", "--no-build", "--pull", "never", "--remove-orphans", *services]
         result = None
         try:
             result = self.compose(*args, timeout=timeout)
@@ -142,9 +182,20 @@ class Stack:
         if result.returncode != 0:
             self._fail("`docker compose up` failed", up_output=result.stderr)
         remaining = max(timeout - (time.monotonic() - started), 10)
-        self.wait_healthy(timeout=remaining)
+        self.wait_ready(timeout=remaining)
         self.up_seconds = round(time.monotonic() - started, 1)
         return self.up_seconds
+
+    def recreate(self, role: str) -> float:
+        """Replace the role's container by a new one (its volumes stay), and wait until it is up again."""
+        name = self.roles[role]
+        started = time.monotonic()
+        result = self.compose("rm", "--stop", "--force", name)  # named volumes stay; the container goes
+        if result.returncode != 0:
+            raise ResourceError(f"`docker compose rm --stop --force {name}` failed: {result.stderr.strip()[-300:]}")
+        self._ports.pop(role, None)
+        self.up(name)
+        return round(time.monotonic() - started, 1)
 
     # -- containers ----------------------------------------------------------------------------
     def containers(self, service: str) -> list:
@@ -182,22 +233,36 @@ class Stack:
             return True
         return int(container.attrs.get("RestartCount") or 0) >= 3
 
-    def wait_healthy(self, *, timeout: float) -> None:
-        """Wait (at most `timeout` seconds) until both roles run, healthy where they have a healthcheck.
+    def _answers(self, role: str) -> bool:
+        """A role without a healthcheck is up once its HTTP port answers from inside the network."""
+        service = self.service(role, serving=False, check=False)
+        try:
+            port = self._ports.get(role) or service.serving(timeout=0)
+        except ResourceError:
+            return False
+        self._ports[role] = port
+        answer = service.http(f"http://{service.ip}:{port}/", timeout=5)
+        return answer.get("status") is not None
 
-        A service without a healthcheck must still be running SETTLE_S seconds later. ResourceError
-        names the first service that did not make it, with `compose ps` and its logs.
+    def wait_ready(self, *, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until every role is up: running, and healthy where it has
+        a healthcheck or answering HTTP where it has none; then still so SETTLE_S seconds later.
+
+        ResourceError names the first service that did not make it, with `compose ps` and its logs.
         """
-        roles = {self.model.mlapp: "API", self.model.mlflow: "MLflow"}
+        roles = {name: role for role, name in self.roles.items()}
+        label = {"mlapp": "API", "mlflow": "MLflow"}
 
         def probe() -> tuple[dict[str, str], list[str]]:
             states, broken = {}, []
-            for service in roles:
+            for service, role in roles.items():
                 try:
                     container = self.container(service)
                     states[service] = self.state(container)
                     if self.hopeless(container, states[service]):
                         broken.append(service)
+                    elif states[service] == "running" and not self._answers(role):
+                        states[service] = "running, not answering HTTP yet"
                 except (ResourceError, NotFound, APIError) as exc:
                     states[service] = f"missing ({getattr(exc, 'message', exc)})"
             return states, broken
@@ -206,14 +271,41 @@ class Stack:
             return all(s in GOOD for s in states.values())
 
         states, broken = wait.poll(probe, timeout=timeout, until=lambda v: v[1] or good(v[0]))
-        if good(states) and "running" in states.values():  # no healthcheck: it must hold a moment later
-            time.sleep(SETTLE_S)
-            states, broken = probe()
         if good(states):
+            self.baseline = {role: (c.id, int(c.attrs.get("RestartCount") or 0))
+                             for role, c in ((r, self.container(n)) for r, n in self.roles.items())}
+            time.sleep(SETTLE_S)  # it must keep running: a server that dies at once is not up
+            for role, name in self.roles.items():
+                try:
+                    self.check_alive(role)
+                except ResourceError as exc:
+                    self._fail(f"{exc.message} (it had answered {SETTLE_S} s earlier)", up_output="", service=name)
             return
         bad = broken[0] if broken else next(svc for svc, s in states.items() if s not in GOOD)
         when = "" if broken else f" after {timeout:.0f} s"
-        self._fail(f"{roles[bad]} service `{bad}` is {states[bad]}{when}", up_output="", service=bad)
+        self._fail(f"{label[roles[bad]]} service `{bad}` is {states[bad]}{when}", up_output="", service=bad)
+
+    def check_alive(self, role: str) -> None:
+        """ResourceError (blamed on 7.stack-healthy) when the role's container is no longer the running
+        one the stack came up with: it exited, or restarted since; with its exit code and last log lines."""
+        name = self.roles.get(role)
+        if name is None:
+            self.model.require(role)
+        label = {"mlapp": "API", "mlflow": "MLflow"}[role]
+        container = self.container(name)
+        container.reload()
+        first_id, restarts = self.baseline.get(role, (container.id, int(container.attrs.get("RestartCount") or 0)))
+        now = int(container.attrs.get("RestartCount") or 0)
+        if container.status not in ("running", "restarting"):
+            raise exited_error(container, blame="7.stack-healthy", what=f"the {label} service `{name}`")
+        if container.id == first_id and now > restarts:
+            state = container.attrs.get("State") or {}
+            tail = log_tail(container)
+            last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), "(no output)")
+            raise ResourceError(f"the {label} service `{name}` crashed and restarted {now - restarts} time(s) "
+                                f"since the stack came up (last exit code {state.get('ExitCode')}); last log "
+                                f"line: {last.strip()[:300]}", blame="7.stack-healthy",
+                                expected="a server that keeps running", details=f"last log lines:\n{tail}")
 
     def _fail(self, message: str, *, up_output: str, service: str | None = None) -> None:
         if service is None:
@@ -224,6 +316,14 @@ class Stack:
             lines = [ln.strip() for ln in up_output.strip().splitlines() if ln.strip()]
             if lines:
                 message += f" (compose: {lines[-1][:200]})"
+        if service:
+            try:
+                tail = log_tail(self.container(service))
+            except (ResourceError, NotFound, APIError):
+                tail = ""
+            last = next((ln.strip() for ln in reversed(tail.splitlines()) if ln.strip()), None)
+            if last and last[:200] not in message:
+                message += f"; its last log line: {last[:300]}"
         evidence = []
         if up_output.strip():
             evidence.append("$ docker compose up -d\n" + "\n".join(up_output.strip().splitlines()[-15:]))
@@ -235,8 +335,8 @@ class Stack:
                 evidence.append(f"$ docker compose logs --tail 30 {service}\n" + logs.stdout.strip()[-4000:])
         except ResourceError as exc:
             evidence.append(exc.message)
-        raise ResourceError(f"the stack did not come up healthy: {message}",
-                            expected="both services running and healthy",
+        raise ResourceError(f"the stack did not come up: {message}",
+                            expected="every service running and answering (healthy where it has a healthcheck)",
                             details="\n\n".join(evidence))
 
     def _describe(self, service: str) -> str:
@@ -246,19 +346,24 @@ class Stack:
             return "not created"
 
     def _unhealthy_role(self) -> str | None:
-        for service in (self.model.mlflow, self.model.mlapp):
+        for service in self.roles.values():
             if self._describe(service) not in GOOD:
                 return service
         return None
 
     # -- services ------------------------------------------------------------------------------
-    def service(self, role: str, *, serving: bool = True) -> Service:
+    def service(self, role: str, *, serving: bool = True, check: bool = True) -> Service:
         """The running container of a role (`mlapp` or `mlflow`) as a Service.
 
-        With `serving`, its port is found (what it listens on, preferring the ports its image
-        EXPOSEs and the compose file declares) and remembered for the rest of the run.
+        With `check`, a service that died or restarted since the stack came up raises ResourceError
+        saying so (check_alive). With `serving`, its port is found (what it listens on, preferring the
+        ports its image EXPOSEs and the compose file declares) and remembered for the rest of the run.
         """
-        name = getattr(self.model, role)
+        if role not in self.roles:
+            self.model.require(role)
+        if check:
+            self.check_alive(role)
+        name = self.roles[role]
         container = self.container(name)
         preferred = sorted(set(exposed_ports(container.attrs)) | set(self.model.declared_ports(name)))
         found = Service(container=container, role=role, name=name, preferred_ports=tuple(preferred),
@@ -273,20 +378,29 @@ class Stack:
         """MLFLOW_TRACKING_URI as the API container sees it (image ENV and compose environment)."""
         return self.service("mlapp", serving=False).env().get("MLFLOW_TRACKING_URI", "").strip() or None
 
+    def published_ports(self, role: str) -> list[int]:
+        """Host ports the compose file publishes for a role's service (the grader's own run publishes none)."""
+        name = self.roles.get(role)
+        return sorted({int(p["published"]) for p in (self.model.service(name).get("ports") or [])
+                       if name and str(p.get("published") or "").isdigit()})
+
 
 @provides("stack", blame="7.stack-healthy", depends=("compose", "stack_images"))
 def stack(ctx) -> Stack:
     model: ComposeModel = ctx.get("compose")
+    if not any(getattr(model, role) for role in ROLES):
+        model.require(*ROLES)  # raises: no service builds either Dockerfile
     policy.enforce(model, instructor=ctx.options.instructor)
     images = {svc: image.tag for svc, image in ctx.get("stack_images").items()}
     data = override(model, labels=ctx.labels, name=ctx.name, images=images, limits=ctx.options.limits)
     path = ctx.scratch / "compose.override.yml"
     path.write_text(dump(data), encoding="utf-8")
-    prepare_bind_sources(model)
+    created = prepare_bind_sources(model)
     result = Stack(ctx=ctx, project=ctx.name("stack"), model=model, files=(model.file, path),
-                   profiles=tuple(model.role_profiles()))
+                   profiles=tuple(model.role_profiles()), faults=tuple(stack_faults(model)),
+                   created_by_docker=tuple(created))
     # Registered before `up`, so a half-started stack is taken down too.
     ctx.defer(f"compose down {result.project}", lambda: result.down(volumes=True))
     seconds = result.up()
-    ctx.event("stack", f"{result.project}: both services healthy in {seconds:.1f} s")
+    ctx.event("stack", f"{result.project}: {', '.join(result.roles.values())} up in {seconds:.1f} s")
     return result

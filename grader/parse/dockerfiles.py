@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +99,18 @@ class Instruction:
     @property
     def exec_form(self) -> bool:
         return self.exec_argv() is not None
+
+    def sources(self) -> list[str]:
+        """The source paths of a COPY/ADD (flags and the destination left out), ARG/ENV substituted."""
+        if self.keyword not in ("COPY", "ADD"):
+            return []
+        argv = self.exec_argv()
+        if argv is None:
+            try:
+                argv = shlex.split(self.body)
+            except ValueError:
+                argv = self.body.split()
+        return [substitute(a, self.variables) for a in argv[:-1]]
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,27 @@ def identity(service, config: dict) -> Identity:
                     running_name=by_uid.get(running))
 
 
-def non_root_outcome(service, image):
-    """2.non-root / 5.non-root: the image's USER and PID 1's uid are not root."""
-    who = identity(service, image.config)
+def static_user(model: DockerfileModel):
+    """2.non-root / 5.non-root from the Dockerfile alone (no container could run): USER is not root."""
+    ins = model.effective("USER")
+    expected = "USER <non-root user> in the image and PID 1 running with a uid other than 0"
+    name = ins.resolved.strip().split(":")[0] if ins else ""
+    if name in ("", "root", "0"):
+        found = f"line {ins.line}: `{ins.text}`" if ins else f"no USER in the final stage of {model.name}"
+        return fail("the image runs as root (read from the Dockerfile: no container ran)", expected=expected,
+                    found=found)
+    return ok(f"line {ins.line}: `{ins.text}` (read from the Dockerfile: no container ran)")
+
+
+def non_root_outcome(service, image, model: DockerfileModel):
+    """2.non-root / 5.non-root: the image's USER and PID 1's uid are not root; from the files when
+    no container of the image runs (`service` or `image` None, or the container exits)."""
+    if service is None or image is None:
+        return static_user(model)
+    try:
+        who = identity(service, image.config)
+    except ResourceError:  # the container exited: its Dockerfile is still evidence
+        return static_user(model)
     user = f"USER {who.configured}" if who.configured else "no USER (root)"
     running = f"uid {who.running_uid}" + (f" ({who.running_name})" if who.running_name else "")
     expected = "USER <non-root user> in the image and PID 1 running with a uid other than 0"
@@ -114,11 +132,12 @@ def non_root_outcome(service, image):
         return fail("the server runs as root", expected=expected, found=f"PID 1 runs as {running}; image: {user}")
     if who.configured_uid == 0:
         return fail("the image's user is root (it only drops privileges at run time)", expected=expected,
-                    found=f"image: {user}; PID 1 runs as {running}")
+                    found=f"image: {user}; PID 1 runs as {running}", partial="root-image")
     if who.configured_uid is None:
         return fail(f"the image's USER {who.configured!r} is not in /etc/passwd", expected=expected,
                     found=f"image: {user}; PID 1 runs as {running}")
     return ok(f"runs as {running}; image: {user}")
+
 
 def healthy(service, image, *, timeout: float):
     """2.healthy / 5.healthy: Docker reports `healthy` within the HEALTHCHECK's budget (at most `timeout` s)."""

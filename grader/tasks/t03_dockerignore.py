@@ -67,14 +67,14 @@ def ignore_categories(ctx):
     expected = "every category excluded: " + ", ".join(CATEGORIES)
     if not patterns:
         return fail(".dockerignore has no patterns", expected=expected,
-                    found=".dockerignore is missing or has only comments", fraction=0.0)
+                    found=".dockerignore is missing or has only comments")
     if missing:
         found = "; ".join(f"{name}: `{paths[0]}` stays in the context" for name, paths in missing.items())
         if any(p.startswith("starter/") for paths in missing.values() for p in paths):
             found += " (a pattern without `**/` matches only at the top of the context)"
         done = len(CATEGORIES) - len(missing)
         return fail(f".dockerignore misses {len(missing)} of {len(CATEGORIES)} categories", expected=expected,
-                    found=found, fraction=done / len(CATEGORIES))
+                    found=found, partial="categories", measure=done / len(CATEGORIES))
     lost = [p for p in NEEDED if p not in kept]
     note = f" (note: it also excludes {', '.join(lost)})" if lost else ""
     return ok(f"all {len(CATEGORIES)} categories are excluded{note}")

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from grader import wait
+from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
 
@@ -103,7 +104,7 @@ def judge(records: list[dict], others: list[str], *, request_id: str, tail: str)
     if records:
         missing = [f for f in ("method", "path", "status") if field(records[0], f) is None]
         return fail(f"the request's JSON line lacks {', '.join(missing)}", expected=expected,
-                    found=json.dumps(records[0])[:400], fraction=0.5)
+                    found=json.dumps(records[0])[:400], partial="missing-fields")
     if others:
         return fail("the request id appears, but not in a JSON object with a request_id field",
                     expected=expected, found=others[0][:400])
@@ -150,8 +151,47 @@ def listing(directories: list[Path], root: Path) -> str:
     return ", ".join(files[:10]) or "no files"
 
 
-@check("4.log-file", phase="inspect")
-def log_file(ctx, stack):
+def _written(ctx, api, directories: list[Path], request_id: str) -> tuple[dict | str, list]:
+    """Send one request with `request_id`; (the answer or the error text, files under `directories`
+    holding its log line)."""
+    answer = api.http("/health", headers={"X-Request-ID": request_id})
+    if answer.get("status") is None:
+        return answer.get("error", "no answer"), []
+    hits = wait.poll(lambda: [hit for d in directories if d.is_dir() for hit in files_containing(d, request_id)],
+                     timeout=WAIT_S)
+    return answer, hits
+
+
+def _log_warnings(api) -> str | None:
+    lines = [line for line in api.logs(tail=200).splitlines()
+             if "log_dir" in line.lower() or "permission denied" in line.lower()]
+    return "\n".join(lines[-5:]) or None
+
+
+def log_file_standalone(ctx, api):
+    """4.log-file as Lab 4 runs the API: the grader's own writable folder bind-mounted at LOG_DIR."""
+    mount = next((m for m in api.container.attrs.get("Mounts") or [] if m.get("Type") == "bind"), None)
+    if mount is None:
+        raise ResourceError("the API container has no bind mount although the grader started it with one")
+    request_id = f"grader-{ctx.run_id}-logfile"
+    answer, hits = _written(ctx, api.reload(), [Path(mount["Source"])], request_id)
+    if isinstance(answer, str):
+        return fail("GET /health did not answer", expected="an answer to GET /health", found=answer)
+    if hits:
+        path, _ = hits[0]
+        return ok(f"run as Lab 4 runs it (a writable folder bind-mounted at {mount['Destination']}), the request "
+                  f"{request_id} landed in {path.name} on the host")
+    log_dir = api.env().get("LOG_DIR")
+    return fail("the request's log line did not reach the bind-mounted folder",
+                expected=f"a file under the folder bind-mounted at {mount['Destination']} (LOG_DIR) containing "
+                         f"{request_id}",
+                found=f"LOG_DIR={log_dir or '(unset)'}; in the folder: {listing([Path(mount['Source'])], Path(mount['Source']))}",
+                details=_log_warnings(api))
+
+
+def log_file_stack(ctx, stack):
+    """4.log-file in the compose stack: the API service's own bind mount, as a fresh clone has it
+    (a folder the labs do not have you create is made by Docker, owned by root)."""
     model = stack.model
     binds = [m for m in model.mounts(model.mlapp) if m.type == "bind" and m.source]
     if not binds:
@@ -159,24 +199,34 @@ def log_file(ctx, stack):
                     expected="a host directory bind-mounted into the API service", found="no bind mounts")
     request_id = f"grader-{ctx.run_id}-logfile"
     api = stack.service("mlapp")
-    url = api.url("/health")
-    answer = api.http(url, headers={"X-Request-ID": request_id})
-    if answer.get("status") is None:
-        return fail("GET /health did not answer", expected=f"an answer to GET {url}",
-                    found=answer.get("error", "no answer"))
-    directories = [Path(m.source) for m in binds]
-    hits = wait.poll(lambda: [hit for d in directories if d.is_dir() for hit in files_containing(d, request_id)],
-                     timeout=WAIT_S)
+    answer, hits = _written(ctx, api, [Path(m.source) for m in binds], request_id)
+    if isinstance(answer, str):
+        return fail("GET /health did not answer", expected="an answer to GET /health", found=answer)
     root = model.workspace
     if hits:
         path, _ = hits[0]
         return ok(f"the request {request_id} is in {path.relative_to(root)} on the host")
     log_dir = model.image_env(model.mlapp).get("LOG_DIR")
-    mounts = ", ".join(f"./{Path(m.source).relative_to(root)}:{m.target}" if Path(m.source).is_relative_to(root)
-                       else f"{m.source}:{m.target}" for m in binds)
-    warnings = [line for line in api.logs(tail=200).splitlines()
-                if "log_dir" in line.lower() or "permission denied" in line.lower()]
+    shown = {m: f"./{Path(m.source).relative_to(root)}" if Path(m.source).is_relative_to(root) else m.source
+             for m in binds}
+    mounts = ", ".join(f"{shown[m]}:{m.target}" for m in binds)
+    made = [shown[m] for m in binds if shown[m].removeprefix("./") in stack.created_by_docker]
+    found = f"LOG_DIR={log_dir or '(unset)'}; on the host: {listing([Path(m.source) for m in binds], root)}"
+    if made:
+        found = (f"{', '.join(made)} does not exist in a fresh clone, so Docker created it, owned by root: the API's "
+                 f"non-root user cannot write there (bind-mount ./logs, the folder Lab 4 has you make writable with "
+                 f"`mkdir -p logs && chmod a+w logs`); " + found)
     return fail("the request's log line did not reach the bind-mounted directory",
-                expected=f"a file under the bind mount ({mounts}) containing {request_id}",
-                found=f"LOG_DIR={log_dir or '(unset)'}; on the host: {listing(directories, root)}",
-                details="\n".join(warnings[-5:]) or None)
+                expected=f"a file under the bind mount ({mounts}) containing {request_id}", found=found,
+                details=_log_warnings(api))
+
+
+@check("4.log-file", phase="inspect")
+def log_file(ctx, stack=None, mlapp_api=None):
+    """The compose stack's API service once docker-compose.yml has one (and the stack came up), else the
+    API image run as Lab 4 runs it: each lab's check is passable when that lab ends (issue 10)."""
+    if stack is not None and "mlapp" in stack.roles:
+        return log_file_stack(ctx, stack)
+    if mlapp_api is None:
+        raise ctx.failure("mlapp_api") or ResourceError("the API container does not answer", blame="2.api-answers")
+    return log_file_standalone(ctx, mlapp_api)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import posixpath
 import re
 import shlex
 from pathlib import Path, PurePosixPath
 
 from grader.errors import ResourceError
 from grader.parse.dockerfiles import DockerfileModel
-from grader.parse.shellwords import substitute
+from grader.parse.mlflow_server import local_path, store_uris
 from grader.registry import check
 from grader.results import fail, ok
 from grader.tasks.common import base_pinned, binds_all, built, healthy, non_root_outcome
@@ -40,12 +39,8 @@ def requirement_file(workdir: Path, model: DockerfileModel, path: str) -> Path |
     """The workspace file a `-r path` in a RUN line reads, found through the COPY/ADD sources."""
     name = PurePosixPath(path).name
     for copy in (i for i in model.instructions if i.keyword in ("COPY", "ADD") and "from" not in i.flags):
-        try:
-            sources = copy.exec_argv()[:-1] if copy.exec_form else shlex.split(copy.body)[:-1]
-        except ValueError:
-            continue
-        for source in sources:
-            local = workdir / substitute(source, copy.variables)
+        for source in copy.sources():
+            local = workdir / source
             if local.is_file() and local.name == name:
                 return local
             matches = sorted(local.rglob(name)) if local.is_dir() else []
@@ -101,8 +96,8 @@ def pinned(ctx, mlflow_dockerfile):
     elif not pins:
         problems.append("no RUN pip install of mlflow found (directly or through a requirements file it copies)")
     if problems:
-        half = (0 if bad_bases else 0.5) + (0 if loose or not pins else 0.5)
-        return fail("the MLflow image is not fully pinned", fraction=half,
+        one_half = not bad_bases or (pins and not loose)  # the base or mlflow is pinned, not both
+        return fail("the MLflow image is not fully pinned", partial="one-half" if one_half else None,
                     expected="an exact base tag and mlflow==<version> (pip install line or a copied requirements file)",
                     found="; ".join(problems))
     return ok(f"base {', '.join(sorted(set(bases)))}; {pins[0]}")
@@ -119,8 +114,8 @@ def turns_healthy(ctx, mlflow_container, mlflow_image):
 
 
 @check("5.non-root", phase="inspect")
-def non_root(mlflow_container, mlflow_image):
-    return non_root_outcome(mlflow_container, mlflow_image)
+def non_root(mlflow_dockerfile, mlflow_container=None, mlflow_image=None):
+    return non_root_outcome(mlflow_container, mlflow_image, mlflow_dockerfile)
 
 
 PROCESSES = r"""
@@ -141,15 +136,6 @@ print(json.dumps(found))
 """
 
 
-def _option(argv: list[str], name: str) -> str | None:
-    for i, word in enumerate(argv):
-        if word == name and i + 1 < len(argv):
-            return argv[i + 1]
-        if word.startswith(name + "="):
-            return word.split("=", 1)[1]
-    return None
-
-
 def server_process(processes: list[dict]) -> dict | None:
     """The `mlflow server` process (the parent that holds the options), lowest pid first."""
     for proc in processes:
@@ -157,33 +143,6 @@ def server_process(processes: list[dict]) -> dict | None:
         if "server" in words and any(w in ("mlflow", "mlflow.cli") or w.startswith("mlflow") for w in words):
             return proc
     return None
-
-
-def _local(uri: str, cwd: str) -> str | None:
-    """A store URI as an absolute path inside the container, or None for a remote store."""
-    if uri.startswith("sqlite:///"):
-        path = uri[len("sqlite:///"):]  # sqlite:////abs -> /abs, sqlite:///rel -> rel
-    elif uri.startswith("file://"):
-        path = uri[len("file://"):]
-    elif "://" in uri or uri.startswith("mlflow-artifacts:"):
-        return None
-    else:
-        path = uri
-    return posixpath.normpath(posixpath.join(cwd, path))
-
-
-def store_locations(proc: dict) -> dict[str, str]:
-    """What the server stores where: {what: uri as configured or MLflow's default}."""
-    argv, env = proc["argv"], proc["env"]
-    backend = _option(argv, "--backend-store-uri") or env.get("MLFLOW_BACKEND_STORE_URI") or "sqlite:///mlflow.db"
-    serve = "--no-serve-artifacts" not in argv
-    root = _option(argv, "--default-artifact-root") or env.get("MLFLOW_DEFAULT_ARTIFACT_ROOT")
-    destination = _option(argv, "--artifacts-destination") or env.get("MLFLOW_ARTIFACTS_DESTINATION")
-    if destination or (serve and not root):
-        artifacts = destination or "./mlartifacts"
-    else:
-        artifacts = root or "./mlruns"
-    return {"backend store": backend, "artifacts": artifacts}
 
 
 def _under(path: str, directory: str) -> bool:
@@ -196,8 +155,8 @@ def store_outcome(proc: dict, mounts: list[dict]):
     volumes = [m for m in mounts if m.get("Type") == "volume" and not re.fullmatch(r"[0-9a-f]{64}", m.get("Name") or "")]
     shown_volumes = ", ".join(f"{m['Name']} -> {m['Destination']}" for m in volumes) or "no named volume"
     bad, good = [], []
-    for what, uri in store_locations(proc).items():
-        path = _local(uri, proc["cwd"])
+    for what, uri in store_uris(proc["argv"], proc["env"]).items():
+        path = local_path(uri, proc["cwd"])
         mount = next((m for m in volumes if path and _under(path, m["Destination"])), None)
         if path is None:
             bad.append(f"{what} `{uri}` is not a local path")
@@ -206,15 +165,25 @@ def store_outcome(proc: dict, mounts: list[dict]):
         else:
             bad.append(f"{what} `{uri}` -> {path} (working dir {proc['cwd']}) is on no named volume")
     if bad:
-        return fail("MLflow keeps data outside its named volume: `docker compose down` + `up` can lose it",
+        return fail("MLflow keeps data outside its named volume: a new container (`docker compose down` and `up`) "
+                    "would not have it",
                     expected="the backend store and artifacts under a named volume's mount point",
-                    found="; ".join(bad) + f"; mounts: {shown_volumes}", fraction=len(good) / (len(good) + len(bad)))
+                    found="; ".join(bad) + f"; mounts: {shown_volumes}", partial="stores",
+                    measure=len(good) / (len(good) + len(bad)))
     return ok("; ".join(good))
 
 
 @check("5.store-on-volume", phase="inspect")
-def store_on_volume(ctx, stack):
-    mlflow = stack.service("mlflow", serving=False)
+def store_on_volume(ctx, stack=None, mlflow_container=None):
+    """The compose stack's MLflow service once docker-compose.yml has one (and the stack came up),
+    else the MLflow image run as Lab 5 runs it, with a named volume on its data folder."""
+    if stack is not None and "mlflow" in stack.roles:
+        mlflow = stack.service("mlflow", serving=False)
+    elif mlflow_container is not None:
+        mlflow = mlflow_container.reload()
+    else:
+        raise ctx.failure("mlflow_container") or ResourceError("the MLflow container could not be started",
+                                                               blame="5.healthy")
     rc, out = mlflow.exec_python(PROCESSES, timeout=ctx.options.timeout("exec"))
     try:
         processes = json.loads(out.strip().splitlines()[-1])

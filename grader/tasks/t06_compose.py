@@ -8,7 +8,7 @@ import urllib.parse
 from pathlib import Path
 
 from grader.docker.compose import ComposeModel
-from grader.parse.shellwords import option
+from grader.parse import mlflow_server
 from grader.registry import check
 from grader.results import fail, ok
 
@@ -33,6 +33,7 @@ def _host_source(model: ComposeModel, source: str) -> str:
 @check("6.valid", phase="static")
 def valid(compose):
     model: ComposeModel = compose
+    model.require("mlapp", "mlflow")
     return ok(f"`docker compose config` accepts {model.file.name}: API service `{model.mlapp}` builds "
               f"Dockerfile.mlapp, MLflow service `{model.mlflow}` builds Dockerfile.mlflow")
 
@@ -40,7 +41,7 @@ def valid(compose):
 @check("6.network", phase="static")
 def network(compose):
     model: ComposeModel = compose
-    api, mlf = model.mlapp, model.mlflow
+    api, mlf = model.require("mlapp", "mlflow")
     shared = [n for n in model.shared_networks(api, mlf)
               if n != "default" and (model.networks_declared.get(n) or {}).get("driver") not in ("host", "none")]
     if shared:
@@ -61,18 +62,10 @@ def network(compose):
 
 def store_paths(model: ComposeModel) -> dict[str, str]:
     """Where MLflow keeps its backend store and artifacts inside its container (absolute paths)."""
-    service = model.mlflow
-    argv, env = model.command(service), model.image_env(service)
+    (service,) = model.require("mlflow")
     workdir = model.service(service).get("working_dir") or _workdir(model, service)
-    found = {}
-    backend = option(argv, "--backend-store-uri") or env.get("MLFLOW_BACKEND_STORE_URI")
-    artifacts = (option(argv, "--artifacts-destination") or env.get("MLFLOW_ARTIFACTS_DESTINATION")
-                 or "./mlartifacts")
-    for what, uri in (("backend store", backend), ("artifacts", artifacts)):
-        path = _local_path(uri) if uri else workdir  # no store given: MLflow writes into its working dir
-        if path is not None:
-            found[what] = posixpath.normpath(posixpath.join(workdir, path))
-    return found
+    paths = mlflow_server.store_paths(model.command(service), model.image_env(service), workdir)
+    return {what: path for what, path in paths.items() if path is not None}
 
 
 def _workdir(model: ComposeModel, service: str) -> str:
@@ -81,21 +74,10 @@ def _workdir(model: ComposeModel, service: str) -> str:
     return ins.resolved.strip() if ins else "/"
 
 
-def _local_path(uri: str) -> str | None:
-    """The filesystem path of a sqlite:/file: URI or plain path; None for a database server or cloud."""
-    if uri.startswith("sqlite:///"):
-        return posixpath.dirname(uri[len("sqlite:///"):]) or "."
-    if uri.startswith("file://"):
-        return urllib.parse.urlparse(uri).path
-    if "://" in uri or uri.startswith(("s3:", "gs:", "wasbs:", "mlflow-artifacts:")):
-        return None
-    return uri
-
-
 @check("6.named-volume", phase="static")
 def named_volume(compose):
     model: ComposeModel = compose
-    service = model.mlflow
+    (service,) = model.require("mlflow")
     named = [m for m in model.mounts(service) if m.type == "volume" and m.source in model.volumes_declared]
     if not named:
         mounts = ", ".join(f"{m.type} {m.source or '(anonymous)'}:{m.target}" for m in model.mounts(service))
@@ -108,7 +90,8 @@ def named_volume(compose):
     if uncovered:
         return fail(f"MLflow's data is not on the named volume ({volumes})",
                     expected="the backend store and artifacts in a directory where a named volume is mounted",
-                    found="; ".join(f"{what} in {p}" for what, p in uncovered.items()), fraction=0.5)
+                    found="; ".join(f"{what} in {p}" for what, p in uncovered.items()),
+                    partial="one-store" if len(uncovered) < len(paths) else None)
     where = "; ".join(f"{what} in {p}" for what, p in paths.items())
     return ok(f"named volume {volumes} holds MLflow's data ({where})")
 
@@ -116,7 +99,7 @@ def named_volume(compose):
 @check("6.log-bind", phase="static")
 def log_bind(compose):
     model: ComposeModel = compose
-    service = model.mlapp
+    (service,) = model.require("mlapp")
     binds = [m for m in model.mounts(service) if m.type == "bind"]
     if not binds:
         return fail(f"the API service `{service}` has no bind mount",
@@ -128,14 +111,14 @@ def log_bind(compose):
     if match is None:
         return fail("LOG_DIR does not point into the bind mount",
                     expected=f"LOG_DIR set to the container side of a bind mount ({listed})",
-                    found=f"LOG_DIR={log_dir}" if log_dir else "LOG_DIR is not set", fraction=0.5)
+                    found=f"LOG_DIR={log_dir}" if log_dir else "LOG_DIR is not set", partial="no-log-dir")
     return ok(f"{_host_source(model, match.source)} is bind-mounted at {match.target} and LOG_DIR={log_dir}")
 
 
 @check("6.tracking-uri", phase="static")
 def tracking_uri(compose):
     model: ComposeModel = compose
-    api, mlf = model.mlapp, model.mlflow
+    api, mlf = model.require("mlapp", "mlflow")
     port = model.mlflow_port()
     expected = f"MLFLOW_TRACKING_URI=http://{mlf}:{port} in the environment of `{api}`"
     uri = model.image_env(api).get("MLFLOW_TRACKING_URI")
@@ -168,7 +151,7 @@ def tracking_uri(compose):
 @check("6.depends-healthy", phase="static")
 def depends_healthy(compose):
     model: ComposeModel = compose
-    api, mlf = model.mlapp, model.mlflow
+    api, mlf = model.require("mlapp", "mlflow")
     expected = f"`depends_on: {{{mlf}: {{condition: service_healthy}}}}` in `{api}` and a healthcheck for `{mlf}`"
     depends = model.service(api).get("depends_on") or {}
     if isinstance(depends, list):
@@ -180,10 +163,10 @@ def depends_healthy(compose):
     healthcheck = model.healthcheck(mlf)
     if condition != "service_healthy":
         return fail(f"`{api}` waits only for `{mlf}` to start, not to be healthy", expected=expected,
-                    found=f"condition: {condition}", fraction=0.5)
+                    found=f"condition: {condition}")
     if healthcheck is None:
         return fail(f"`{mlf}` has no healthcheck, so it can never turn healthy", expected=expected,
-                    found="no healthcheck in the compose file or in its Dockerfile", fraction=0.5)
+                    found="no healthcheck in the compose file or in its Dockerfile")
     return ok(f"`{api}` waits for `{mlf}` to be healthy (healthcheck in {healthcheck[0]})")
 
 
@@ -199,7 +182,10 @@ def restart_policy(model: ComposeModel, service: str) -> str | None:
 @check("6.restart", phase="static")
 def restart(compose):
     model: ComposeModel = compose
-    policies = {s: restart_policy(model, s) for s in (model.mlapp, model.mlflow)}
+    if model.mlapp is None and model.mlflow is None:
+        model.require("mlapp", "mlflow")  # raises: neither long-running service is there to look at
+    policies = {s or f"(no {role} service)": restart_policy(model, s) if s else None
+                for role, s in (("API", model.mlapp), ("MLflow", model.mlflow))}
 
     def restarts(value: str | None) -> bool:
         if not value:
@@ -213,5 +199,5 @@ def restart(compose):
         return ok(f"both services restart ({found})")
     return fail("not every long-running service has a restart policy",
                 expected="`restart: unless-stopped` (or always / on-failure) on the API and MLflow services",
-                found=found, fraction=0.5 if good else 0.0)
+                found=found, partial="one-service" if good else None)
 

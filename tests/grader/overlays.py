@@ -24,6 +24,8 @@ class Overlay:
     edits: tuple = ()
     delete: tuple = ()
     write: dict = field(default_factory=dict)
+    append: dict = field(default_factory=dict)       # text added at the end of a file
+    scores: dict = field(default_factory=dict)       # partial credit a careful human gives: {check: points}
     tag_images: dict = field(default_factory=dict)   # local tags the overlay's FROM lines use
     instructor: bool = True
 
@@ -33,7 +35,8 @@ class Overlay:
         return cls(name=path.stem, description=raw["description"], tasks=tuple(map(str, raw["tasks"])),
                    fails=frozenset(raw.get("fails", [])), messages=raw.get("messages", {}),
                    edits=tuple(raw.get("edits", [])), delete=tuple(raw.get("delete", [])),
-                   write=raw.get("write", {}), tag_images=raw.get("tag_images", {}),
+                   write=raw.get("write", {}), append=raw.get("append", {}), scores=raw.get("scores", {}),
+                   tag_images=raw.get("tag_images", {}),
                    instructor=raw.get("instructor", True))
 
     @classmethod
@@ -53,6 +56,9 @@ class Overlay:
         for rel, content in self.write.items():
             (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
             (workdir / rel).write_text(content)
+        for rel, content in self.append.items():
+            target = workdir / rel
+            target.write_text(target.read_text().rstrip("\n") + "\n" + content)
 
 
 def all_paths() -> list[Path]:

@@ -29,6 +29,7 @@ def test_corpus_is_big_enough_and_well_formed():
         graded = {c for c in known if c.split(".")[0] in overlay.tasks}
         assert overlay.fails <= graded, f"{overlay.name}: fails checks of tasks it does not grade"
         assert set(overlay.messages) <= overlay.fails
+        assert set(overlay.scores) <= overlay.fails, f"{overlay.name}: scores are for failing checks"
 
 
 @pytest.mark.docker
@@ -62,3 +63,6 @@ def test_overlay_fails_exactly_its_checks(path: Path, tmp_path: Path, docker_cli
         assert needle.lower() in text.lower(), f"{check_id}: {needle!r} not in {text!r}"
     for check_id in overlay.fails:
         assert by_id[check_id].hint and by_id[check_id].section, f"{check_id}: no hint or section"
+        expected = overlay.scores.get(check_id, 0)
+        assert by_id[check_id].score == expected, (f"{overlay.name}: {check_id} scored {by_id[check_id].score}, "
+                                                   f"a careful human gives {expected}")

@@ -23,17 +23,27 @@ from grader.run import run_check
 GRADER = Path(__file__).resolve().parents[2] / "grader"
 
 
-def blame_literals(root: Path = GRADER) -> dict[str, list[str]]:
-    """Every string literal passed as `blame=` in the grader's code: {check id: [file:line, ...]}."""
+def keyword_literals(keyword_name: str, root: Path = GRADER) -> dict[str, list[str]]:
+    """Every string literal passed as `<keyword_name>=` in the grader's code: {value: [file:line, ...]}
+    (a conditional `a if c else b` counts both literals)."""
     found: dict[str, list[str]] = {}
     for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
             if isinstance(node, ast.Call):
                 for keyword in node.keywords:
-                    if keyword.arg == "blame" and isinstance(keyword.value, ast.Constant) \
-                            and isinstance(keyword.value.value, str):
-                        found.setdefault(keyword.value.value, []).append(f"{path.relative_to(root)}:{node.lineno}")
+                    if keyword.arg != keyword_name:
+                        continue
+                    values = [keyword.value.body, keyword.value.orelse] if isinstance(keyword.value, ast.IfExp) \
+                        else [keyword.value]
+                    for value in values:
+                        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                            found.setdefault(value.value, []).append(f"{path.relative_to(root)}:{node.lineno}")
     return found
+
+
+def blame_literals(root: Path = GRADER) -> dict[str, list[str]]:
+    """Every string literal passed as `blame=`: {check id: [file:line, ...]}."""
+    return keyword_literals("blame", root)
 
 
 def name_problems(*, rubric_ids: set[str], checks: dict[str, registry.CheckFn],
@@ -106,3 +116,42 @@ def test_parameters_declare_resources():
     assert registry.signature_resources(check_fn) == (("stack",), ("mlapp_image",), True)
     with pytest.raises(TypeError, match="plain names"):
         registry.signature_resources(lambda *args: None)
+
+
+# What each resource is evidence of (grader/rubric.yaml `evidence`).
+EVIDENCE_OF = {"mlapp_dockerfile": "files", "mlflow_dockerfile": "files", "compose": "files",
+               "mlapp_image": "image", "mlflow_image": "image", "stack_images": "image",
+               "mlapp_container": "container", "mlflow_container": "container", "mlapp_api": "container",
+               "mlflow_api": "container", "stack": "stack", "mlflow_run": "stack", "registry": "registry",
+               "published": "registry"}
+
+
+def test_every_resource_has_an_evidence_kind():
+    assert set(resources.all_providers()) == set(EVIDENCE_OF)
+
+
+def test_evidence_in_the_rubric_is_what_the_check_takes():
+    """Each check's declared evidence is exactly the kinds of the resources it takes (files also when it
+    reads the workspace through ctx), so the rubric's `evidence` cannot drift from the code."""
+    checks = registry.load_all()
+    for spec in rubric.load().checks:
+        impl = checks[spec.id]
+        taken = {EVIDENCE_OF[name] for name in impl.resources}
+        allowed = taken | ({"files"} if impl.takes_context else set())
+        assert taken <= set(spec.evidence) <= allowed, (spec.id, spec.evidence, sorted(taken))
+
+
+def test_partial_credit_situations_match_the_rubric():
+    """Every `partial=` situation the code names has a rule in the rubric, and every rule is used."""
+    in_code = set(keyword_literals("partial"))
+    in_rubric = {key for spec in rubric.load().checks for key in spec.partial}
+    assert in_code == in_rubric
+
+
+def test_partial_credit_comes_from_the_rubric():
+    spec = rubric.load().check("2.api-answers")
+    assert spec.share("endpoints", 0.5) == 0.5 and spec.share(None) == 0.0
+    assert rubric.load().check("9.hadolint").share("findings", 3) == 0.25
+    assert rubric.load().check("6.restart").share("one-service") == 0.5
+    with pytest.raises(KeyError):
+        spec.share("no-such-situation")

@@ -141,27 +141,23 @@ def test_missing_file(tmp_path):
         load(tmp_path)
 
 
-def test_provider_requires_both_roles(tmp_path):
-    from grader.docker.compose import compose
-
+def test_a_missing_role_costs_only_the_checks_that_need_it(tmp_path):
+    """The model loads whatever roles it has; require() names the missing ones (blamed on 6.valid)."""
     write(tmp_path, {"docker-compose.yml": "services:\n  web:\n    build: .\n"})
-
-    class Ctx:
-        workdir = tmp_path
-
+    model = load(tmp_path)
     with pytest.raises(ResourceError) as info:
-        compose(Ctx())
+        model.require("mlapp", "mlflow")
     assert "no service builds Dockerfile.mlapp and no service builds Dockerfile.mlflow" in info.value.message
-    assert "web (builds Dockerfile)" in info.value.message
+    assert "web (builds Dockerfile)" in info.value.message and info.value.blame == "6.valid"
+    api_only = write(tmp_path / "api", {"docker-compose.yml": "services:\n  api:\n    build: {context: ., dockerfile: "
+                                                              "Dockerfile.mlapp}\n"})
+    model = load(api_only)
+    assert model.require("mlapp") == ("api",)
+    with pytest.raises(ResourceError, match="no service builds Dockerfile.mlflow"):
+        model.require("mlflow")
 
 
 def test_skeleton_compose_is_a_clean_failure(tmp_path):
-    from grader.docker.compose import compose
-
     (tmp_path / "docker-compose.yml").write_text((REPO / "docker-compose.yml").read_text())
-
-    class Ctx:
-        workdir = tmp_path
-
     with pytest.raises(ResourceError, match="no service builds"):
-        compose(Ctx())
+        load(tmp_path).require("mlapp", "mlflow")

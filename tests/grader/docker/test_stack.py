@@ -36,7 +36,7 @@ COMPOSE = textwrap.dedent("""\
         container_name: fixed-api
         ports: ["127.0.0.1:8000:8000"]
         mem_limit: 2g
-        volumes: ["./out/logs:/logs"]
+        volumes: ["./logs:/logs", "./cache:/cache"]
         environment: {MLFLOW_TRACKING_URI: "http://fixed-tracking:7000"}
         networks: [net]
         depends_on: {tracking: {condition: service_healthy}}
@@ -97,13 +97,14 @@ def test_compose_accepts_the_override(tmp_path):
     assert merged["volumes"]["store"]["name"] == "run-vol-store"
 
 
-def test_bind_sources_are_made_world_writable_inside_the_workspace_only(tmp_path):
+def test_only_the_folder_the_labs_prepare_is_made_writable(tmp_path):
+    """Lab 4 has students run `mkdir -p logs && chmod a+w logs`; any other missing bind source is left
+    for Docker to create (owned by root), as on the student's machine (issue 9)."""
     root = small_stack(tmp_path / "sub")
-    model = load(root)
-    made = prepare_bind_sources(model)
-    assert made == [root / "out" / "logs"]
-    for path in (root / "out", root / "out" / "logs"):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o777
+    missing = prepare_bind_sources(load(root))
+    assert missing == ["cache"]
+    assert stat.S_IMODE((root / "logs").stat().st_mode) == 0o777
+    assert not (root / "cache").exists()
     assert stat.S_IMODE(root.stat().st_mode) != 0o777
 
 
@@ -139,7 +140,8 @@ def test_small_stack_is_isolated_and_cleaned_up(tmp_path, docker_client):
         assert not docker_client.networks.list(names=["student-fixed-net"])
         assert not docker_client.volumes.list(filters={"name": "student-real-data"})
         # The non-root API wrote into the pre-created bind mount.
-        assert (ctx.workdir / "out" / "logs" / "api.log").read_text() == "started\n"
+        assert (ctx.workdir / "logs" / "api.log").read_text() == "started\n"
+        assert stack.created_by_docker == ("cache",) and (ctx.workdir / "cache").stat().st_uid == 0
         # container_name stays reachable by DNS; the API is found on its real port.
         assert stack.tracking_uri == "http://fixed-tracking:7000"
         api = stack.service("mlapp")

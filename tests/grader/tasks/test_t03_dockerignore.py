@@ -53,7 +53,7 @@ def test_top_level_only_cache_patterns_get_partial_credit(tmp_path):
     text = ".git\n.venv\nvenv\n__pycache__\n*.pyc\n.pytest_cache\nnotebooks\nlabs\ntests\ndata/raw\nmlruns\n"
     outcome = _ignore(tmp_path, text)
     assert not outcome.passed
-    assert outcome.fraction == pytest.approx(7 / 9)
+    assert outcome.partial == "categories" and outcome.measure == pytest.approx(7 / 9)
     assert "Python caches (**/__pycache__, **/*.pyc, .pytest_cache): `starter/src/churn/__pycache__/app.cpython-311.pyc`" in outcome.found
     assert "logs: `logs/previous-run.log` stays in the context" in outcome.found
     assert "matches only at the top of the context" in outcome.found
@@ -61,7 +61,7 @@ def test_top_level_only_cache_patterns_get_partial_credit(tmp_path):
 
 def test_empty_or_missing_dockerignore_scores_zero(tmp_path):
     outcome = _ignore(tmp_path, None)
-    assert not outcome.passed and outcome.fraction == 0.0 and "missing or has only comments" in outcome.found
+    assert not outcome.passed and outcome.partial is None and "missing or has only comments" in outcome.found
     assert not _ignore(tmp_path, "# only a comment\n\n").passed
 
 

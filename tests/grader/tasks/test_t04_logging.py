@@ -73,7 +73,7 @@ def test_a_prefix_before_the_json_is_tolerated():
 def test_missing_fields_get_half():
     text = line(path="/health", request_id=RID)
     outcome = judge(*matching_lines(text, RID), request_id=RID, tail=text)
-    assert (outcome.passed, outcome.fraction) == (False, 0.5)
+    assert (outcome.passed, outcome.partial) == (False, "missing-fields")
     assert outcome.message == "the request's JSON line lacks method, status"
 
 

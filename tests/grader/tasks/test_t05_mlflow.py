@@ -46,26 +46,10 @@ def test_pinned_check_partial_credit(tmp_path):
         workdir = tmp_path
 
     outcome = t05.pinned(Ctx(), DockerfileModel.from_text("FROM python\nRUN pip install mlflow==3.17.2\n"))
-    assert not outcome.passed and outcome.fraction == 0.5 and "`FROM python` has no tag" in outcome.found
+    assert not outcome.passed and outcome.partial == "one-half" and "`FROM python` has no tag" in outcome.found
 
 
-@pytest.mark.parametrize(("argv", "env", "expected"), [
-    (["mlflow", "server"], {}, {"backend store": "sqlite:///mlflow.db", "artifacts": "./mlartifacts"}),
-    (["mlflow", "server", "--backend-store-uri=sqlite:////data/db.sqlite", "--artifacts-destination", "/data/a"], {},
-     {"backend store": "sqlite:////data/db.sqlite", "artifacts": "/data/a"}),
-    (["mlflow", "server", "--no-serve-artifacts"], {"MLFLOW_BACKEND_STORE_URI": "file:///store"},
-     {"backend store": "file:///store", "artifacts": "./mlruns"}),
-    (["mlflow", "server", "--default-artifact-root", "/art"], {}, {"backend store": "sqlite:///mlflow.db", "artifacts": "/art"}),
-])
-def test_store_locations_follow_mlflow_defaults(argv, env, expected):
-    assert t05.store_locations({"argv": argv, "env": env, "cwd": "/"}) == expected
-
-
-def test_local_paths_and_server_process():
-    assert t05._local("sqlite:////mlflow/db/mlflow.db", "/x") == "/mlflow/db/mlflow.db"
-    assert t05._local("sqlite:///mlflow.db", "/mlflow") == "/mlflow/mlflow.db"
-    assert t05._local("./mlartifacts", "/home/app") == "/home/app/mlartifacts"
-    assert t05._local("postgresql://db/mlflow", "/") is None
+def test_server_process_is_the_parent_with_the_options():
     processes = [{"pid": 1, "argv": ["/bin/sh", "-c", "sleep 1"]},
                  {"pid": 7, "argv": ["/opt/venv/bin/python", "/opt/venv/bin/mlflow", "server", "--port", "5000"]},
                  {"pid": 9, "argv": ["/opt/venv/bin/python", "-m", "uvicorn", "mlflow.server.fastapi_app:app"]}]

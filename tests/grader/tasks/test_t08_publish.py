@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from grader.constants import LABEL_RUN
+from grader.parse.references import parse_image
 from grader.registry import get
-from grader.tasks.t08_publish import parse_image, tag_problem
+from grader.tasks.t08_publish import tag_problem
 from tests.grader.docker.test_stack import context, leftovers, small_stack
 from tests.grader.tasks.test_t06_compose import alt, run
 
