@@ -48,7 +48,8 @@ def rubric(argv: list[str]) -> int:
     if args.format == "json":
         data = [{"id": t.id, "title": t.title, "section": t.section, "scored": t.scored,
                  "checks": [{"id": c.id, "title": c.title, "points": c.points, "visibility": c.visibility,
-                             "section": c.section, "hint": c.hint} for c in t.checks if c.id in chosen]}
+                             "section": c.section, "hint": c.hint, "evidence": list(c.evidence),
+                             "partial": c.partial} for c in t.checks if c.id in chosen]}
                 for t in tasks]
         print(json.dumps({"tasks": data, "max_score": sum(c.points for c in spec.checks if c.id in chosen)},
                          indent=2))
