@@ -399,7 +399,7 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-def _files_under(source: Path, files: list[str], patterns) -> list[str]:
+def _files_under(files: list[str], patterns) -> list[str]:
     return [rel for rel in files if any(matches(rel, p) for p in patterns)]
 
 
@@ -424,7 +424,7 @@ def fingerprints(*, source: Path = SOURCE, manifest: Manifest | None = None,
     modules = hidden_modules(rubric, source)
     module_rels = {p.relative_to(source).as_posix() for p in modules.values()}
     patterns = (REFERENCE,) + (manifest.secret if manifest else ())
-    secret = sorted(set(_files_under(source, files, patterns)) | module_rels)
+    secret = sorted(set(_files_under(files, patterns)) | module_rels)
 
     material = [rel for rel in files if rel not in secret
                 and (rel in DELIVERABLES or any(rel.startswith(p) for p in STUDENT_MATERIAL))]
