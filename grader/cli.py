@@ -92,7 +92,11 @@ def grade_parser() -> argparse.ArgumentParser:
 
 
 def save_spec(text: str) -> tuple[str, Path]:
-    """Parse a `--save FORMAT=FILE` value into (format, path); argparse turns ValueError into a usage error."""
+    """Parse a `--save FORMAT=FILE` value into (format, path).
+
+    Raises argparse.ArgumentTypeError (argparse prints it as a usage error, exit 2) for a value
+    without `=` or a format not in grader.reporters.FORMATS.
+    """
     fmt, sep, path = text.partition("=")
     if not sep or not path:
         raise argparse.ArgumentTypeError(f"expected FORMAT=FILE, got {text!r}")
@@ -222,17 +226,19 @@ def grade_command(argv: list[str]) -> int:
         write_output(render_file(report, args.format), args.output)
     if args.output is not None:
         print(f"{args.format} report written to {args.output}", file=sys.stderr)
+    unsaved = False
     for fmt, path in args.save:
         try:
             write_output(render_file(report, fmt), path)
-        except OSError as exc:  # the report was still printed: say what could not be saved
+        except OSError as exc:  # the report was still printed: say what could not be saved, save the rest
             print(f"error: could not write the {fmt} report to {path}: {exc}", file=sys.stderr)
-            return max(exit_code(report), EXIT_CANNOT_GRADE)
-        print(f"{fmt} report written to {path}", file=sys.stderr)
+            unsaved = True
+        else:
+            print(f"{fmt} report written to {path}", file=sys.stderr)
     if args.keep:
         print(f"--keep: resources labelled {LABEL_RUN}={report.run_id} are still there; "
               f"remove them with: python -m grader cleanup --run {report.run_id}", file=sys.stderr)
-    return exit_code(report)
+    return max(exit_code(report), EXIT_CANNOT_GRADE) if unsaved else exit_code(report)
 
 
 def main(argv: list[str] | None = None) -> int:

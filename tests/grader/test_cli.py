@@ -188,9 +188,11 @@ def test_save_writes_the_same_report_in_more_formats(submission, tmp_path):
 def test_save_to_an_unwritable_place_says_so(submission, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    done = grader(str(submission), "--task", "6", "--save", f"json={blocker}/report.json")
+    done = grader(str(submission), "--task", "6", "--save", f"json={blocker}/report.json",
+                  "--save", f"junit={tmp_path}/junit.xml")
     assert done.returncode == cli.EXIT_CANNOT_GRADE
     assert "could not write the json report" in done.stderr and "Score: 0/16" in done.stdout
+    assert (tmp_path / "junit.xml").is_file(), "the other reports are still saved"
     bad = grader(str(submission), "--save", "csv=x.csv")
     assert bad.returncode == 2 and "unknown format 'csv'" in bad.stderr
 
