@@ -7,7 +7,7 @@ DEMO_PROJECT ?= mlops-kit-demo
 COMPOSE_DEMO = docker compose --project-directory $(DEMO_DIR) -p $(DEMO_PROJECT) -f $(DEMO_DIR)/docker-compose.yml
 PYTEST_OPTS ?=
 
-.PHONY: help setup test test-unit test-docker test-notebooks demo down demo-clean lab grade grade-reference notebooks lock lint bench clean
+.PHONY: help setup test test-unit test-docker test-notebooks demo down demo-clean lab grade grade-reference release notebooks lock lint bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,10 @@ grade: ## Grade your submission (this repository)
 
 grade-reference: ## Grade the reference solution (must be 100)
 	$(PY) -m grader --solution
+
+release: ## Write the student edition to DEST (make release DEST=../labs-2026 [FAIL_BELOW_FULL=1])
+	@test -n "$(DEST)" || { echo "usage: make release DEST=DIR [FAIL_BELOW_FULL=1]" >&2; exit 2; }
+	$(PY) -m grader release --dest "$(DEST)" $(if $(FAIL_BELOW_FULL),--fail-below-full)
 
 notebooks: ## Regenerate notebooks/*.ipynb from the handouts in labs/
 	$(PY) -m scripts.notebooks sync

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import batch, speed
+from benchmarks import batch, release, speed
 
 
 def main() -> None:
@@ -13,6 +13,8 @@ def main() -> None:
     speed.main(["--skip-cold", "--repeats", "2"] if quick else [])
     print("\n== a class in one command (issue 12) ==")
     batch.main(["--students", "4", "--jobs", "1"] if quick else [])
+    print("\n== the student edition (issue 11) ==")
+    release.main(["--runs", "1"] if quick else [])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from pathlib import Path
 from grader import __version__, commands, doctor, reporters
 from grader.console import setup_logging
 from grader.constants import LABEL_RUN
+from grader.edition import current as current_edition
+from grader.edition import instructor_only
 from grader.options import Limits, Options
 from grader.progress import Progress
 from grader.results import ERROR, GradeReport
@@ -25,7 +27,7 @@ from grader.workspace import looks_like_submission
 log = logging.getLogger(__name__)
 
 EXIT_FULL, EXIT_PARTIAL, EXIT_CANNOT_GRADE, EXIT_GRADER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-COMMANDS = ("doctor", "rubric", "workspace", "cleanup", "batch", "stats", "gradebook")
+COMMANDS = ("doctor", "rubric", "workspace", "cleanup", "batch", "stats", "gradebook", "release")
 FORMATS = tuple(reporters.FORMATS)  # one table: grader.reporters
 
 EPILOG = f"""\
@@ -37,6 +39,7 @@ commands (give one instead of SUBMISSION_DIR):
   batch        grade a class: one entry per student (folder, .zip, .tar.gz) -> reports, gradebook, Canvas CSV
   stats        the class report of a batch's output: pass rates, failures to re-teach (Markdown, HTML)
   gradebook    merge the outputs of batch shards into one gradebook (gradebook merge DIR... --out DIR)
+  release      write the student edition: no solutions/, no hidden checks (instructor edition only)
   Run `python -m grader COMMAND --help` for a command's options.
 
 exit codes:
@@ -50,6 +53,9 @@ exit codes:
 formats: with --output or a --format other than text, the text report goes to stderr (CI logs) and
 the chosen format to --output (or stdout). classroom prints one base64 line for GitHub Classroom's reporter:
   echo "result=$(python -m grader --format classroom)" >> "$GITHUB_OUTPUT"
+--save FORMAT=FILE writes the same report in more formats (repeatable), e.g. in a workflow:
+  python -m grader --save json=grader-results/report.json --save junit=grader-results/junit.xml \\
+                   --save markdown=grader-results/summary.md
 """
 
 
@@ -60,12 +66,16 @@ def grade_parser() -> argparse.ArgumentParser:
                                             "and logs, and say exactly what to fix.")
     p.add_argument("submission", nargs="?", default=".", metavar="SUBMISSION_DIR",
                    help="the repository to grade (default: the current directory)")
-    p.add_argument("--solution", action="store_true", help="grade the reference: lay solutions/ over the copy")
+    only = " (instructor edition only)" if current_edition().student else ""
+    p.add_argument("--solution", action="store_true",
+                   help="grade the reference: lay solutions/ over the copy" + only)
     p.add_argument("--task", dest="tasks", action="append", default=[], metavar="ID",
                    help="grade only this task (repeatable), e.g. --task 2 --task 3")
-    p.add_argument("--instructor", action="store_true", help="also run hidden checks")
+    p.add_argument("--instructor", action="store_true", help="also run hidden checks" + only)
     p.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     p.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--save", action="append", default=[], type=save_spec, metavar="FORMAT=FILE",
+                   help="also write the report in FORMAT to FILE (repeatable), e.g. --save json=report.json")
     p.add_argument("--keep", action="store_true", help="leave containers, images and the scratch copy for debugging")
     p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
                    help="multiply every timeout by X on a slow machine (default: 1)")
@@ -79,6 +89,20 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
+
+
+def save_spec(text: str) -> tuple[str, Path]:
+    """Parse a `--save FORMAT=FILE` value into (format, path).
+
+    Raises argparse.ArgumentTypeError (argparse prints it as a usage error, exit 2) for a value
+    without `=` or a format not in grader.reporters.FORMATS.
+    """
+    fmt, sep, path = text.partition("=")
+    if not sep or not path:
+        raise argparse.ArgumentTypeError(f"expected FORMAT=FILE, got {text!r}")
+    if fmt not in FORMATS:
+        raise argparse.ArgumentTypeError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt, Path(path)
 
 
 def exit_code(report: GradeReport) -> int:
@@ -126,6 +150,12 @@ def terminal(stream) -> dict:
     return {"color": True, "width": max(60, shutil.get_terminal_size((100, 24)).columns)}
 
 
+def render_file(report: GradeReport, fmt: str) -> str:
+    """The report in `fmt` for a file or a pipe (no colour; markdown links to the commit in GitHub Actions)."""
+    extra = {"link_base": link_base()} if fmt == "markdown" else {}
+    return reporters.render(report, fmt, **extra)
+
+
 def write_output(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -155,6 +185,11 @@ def grade_command(argv: list[str]) -> int:
         parser.error("--timeout-scale must be positive")
     if args.run_id is not None and not re.fullmatch(r"[0-9a-f]{6,32}", args.run_id):
         parser.error("--run-id must be 6-32 lowercase hex digits")
+    for flag, asked in (("--solution", args.solution), ("--instructor", args.instructor)):
+        refusal = instructor_only(f"`{flag}`") if asked else None
+        if refusal:
+            print(f"error: {refusal}", file=sys.stderr)
+            return EXIT_CANNOT_GRADE
     if not looks_like_submission(submission):
         print(f"error: {submission} is not a lab submission (no starter/ directory and none of "
               "Dockerfile.mlapp, Dockerfile.mlflow, docker-compose.yml, .dockerignore). "
@@ -188,14 +223,22 @@ def grade_command(argv: list[str]) -> int:
         write_output(reporters.render(report, "text", **terminal(sys.stdout)), None)
     else:  # the terminal summary goes to stderr, the chosen format to --output or stdout
         sys.stderr.write(reporters.render(report, "text", **terminal(sys.stderr)))
-        extra = {"link_base": link_base()} if args.format == "markdown" else {}
-        write_output(reporters.render(report, args.format, **extra), args.output)
+        write_output(render_file(report, args.format), args.output)
     if args.output is not None:
         print(f"{args.format} report written to {args.output}", file=sys.stderr)
+    unsaved = False
+    for fmt, path in args.save:
+        try:
+            write_output(render_file(report, fmt), path)
+        except OSError as exc:  # the report was still printed: say what could not be saved, save the rest
+            print(f"error: could not write the {fmt} report to {path}: {exc}", file=sys.stderr)
+            unsaved = True
+        else:
+            print(f"{fmt} report written to {path}", file=sys.stderr)
     if args.keep:
         print(f"--keep: resources labelled {LABEL_RUN}={report.run_id} are still there; "
               f"remove them with: python -m grader cleanup --run {report.run_id}", file=sys.stderr)
-    return exit_code(report)
+    return max(exit_code(report), EXIT_CANNOT_GRADE) if unsaved else exit_code(report)
 
 
 def main(argv: list[str] | None = None) -> int:

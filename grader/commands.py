@@ -1,5 +1,5 @@
-"""The CLI's helper commands: rubric, workspace, cleanup (doctor lives in grader.doctor; batch, stats
-and gradebook in grader.batch.cli)."""
+"""The CLI's helper commands: rubric, workspace, cleanup, release (doctor lives in grader.doctor;
+batch, stats and gradebook in grader.batch.cli)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from rich.console import Console
 from rich.table import Table
 
 from grader import doctor as doctor_module
+from grader import release as release_module
 from grader.batch import cli as batch_cli
 from grader.constants import LABEL_GRADER, LABEL_RUN
 from grader.docker import engine
-from grader.errors import EngineUnavailable, WorkspaceError
+from grader.edition import instructor_only
+from grader.errors import EngineUnavailable, ReleaseError, WorkspaceError
 from grader.reporters.explain import points
 from grader.rubric import load
 from grader.workspace import looks_like_submission, prepare
@@ -38,6 +40,10 @@ def rubric(argv: list[str]) -> int:
     p.add_argument("--task", dest="tasks", action="append", default=[], metavar="ID")
     p.add_argument("--format", choices=("text", "json"), default="text")
     args = p.parse_args(argv)
+    refusal = instructor_only("`rubric --instructor`") if args.instructor else None
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     spec = load()
     try:
         chosen = {c.id for c in spec.select(task_ids=args.tasks or None, instructor=args.instructor)}
@@ -79,6 +85,10 @@ def workspace(argv: list[str]) -> int:
     p.add_argument("--solution", action="store_true", help="lay solutions/ over the copy")
     p.add_argument("--dest", type=Path, required=True, metavar="DIR", help="where to write the copy (replaced)")
     args = p.parse_args(argv)
+    refusal = instructor_only("`workspace --solution`") if args.solution else None
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     source, dest = Path(args.submission).resolve(), args.dest.resolve()
     if dest == source or source.is_relative_to(dest):
         print(f"error: --dest {dest} would replace the submission itself", file=sys.stderr)
@@ -161,3 +171,32 @@ def stats(argv: list[str]) -> int:
 
 def gradebook(argv: list[str]) -> int:
     return batch_cli.gradebook(argv)
+
+
+def release(argv: list[str]) -> int:
+    """Write the student edition of this repository to --dest: no solutions/, no hidden checks,
+    a student README and Makefile, notebooks without outputs, and a workflow that grades every push
+    (what it leaves out and rewrites: release/manifest.yaml). It then searches every file of the
+    edition for fingerprints of the reference and of the hidden checks, and writes nothing if it
+    finds one."""
+
+    p = argparse.ArgumentParser(prog="python -m grader release", description=release.__doc__)
+    p.add_argument("--dest", type=Path, required=True, metavar="DIR",
+                   help="where to write the edition: a new or empty folder, or an earlier edition (replaced)")
+    p.add_argument("--fail-below-full", action="store_true",
+                   help="the edition's workflow fails the job below full marks (default: only when it cannot grade)")
+    args = p.parse_args(argv)
+    refusal = instructor_only("`release`")
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
+    try:
+        report = release_module.build(dest=args.dest, fail_below_full=args.fail_below_full)
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: could not write {args.dest}: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0

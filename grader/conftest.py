@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.edition import instructor_only
 from grader.options import Options
 from grader.reporters.explain import hidden_note, score_line
 from grader.results import GradeReport
@@ -36,6 +37,10 @@ def selected(config: pytest.Config):
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    for flag, dest in (("--solution", "solution"), ("--instructor", "instructor")):
+        refusal = instructor_only(f"`pytest grader {flag}`") if config.getoption(dest) else None
+        if refusal:
+            raise pytest.UsageError(refusal)
     try:
         selected(config)
     except KeyError as exc:  # an unknown --task id is a usage error, not a failing test

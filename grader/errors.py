@@ -32,3 +32,10 @@ class EngineUnavailable(ResourceError):
 
 class WorkspaceError(GraderError):
     """The submission cannot be copied into a scratch workspace (not a submission, unreadable)."""
+
+
+class ReleaseError(GraderError):
+    """The student edition cannot be written: a bad destination or manifest, or reference content found in it.
+
+    The message says what to change; nothing is left half-written at the destination.
+    """

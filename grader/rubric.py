@@ -61,6 +61,10 @@ class TaskSpec:
     scored: bool = True
     summary: str = ""
     checks: tuple[CheckSpec, ...] = field(default_factory=tuple)
+    # A student edition's rubric has no hidden checks, only how many there are (`hidden:` of a
+    # task, written by `python -m grader release`), so reports can still say what grading adds.
+    hidden_checks: int = 0
+    hidden_points: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,17 @@ class Rubric:
     def max_points(self, *, instructor: bool = False) -> float:
         return sum(c.points for c in self.select(instructor=instructor))
 
+    def hidden(self, task_ids=None) -> tuple[int, float]:
+        """(number, points) of the hidden checks in these tasks (all tasks when None).
+
+        Counts hidden check entries (instructor edition) and the `hidden:` summaries a student
+        edition's rubric carries instead of them.
+        """
+        tasks = [t for t in self.tasks if task_ids is None or t.id in task_ids]
+        entries = [c for t in tasks for c in t.checks if c.visibility == "hidden"]
+        return (len(entries) + sum(t.hidden_checks for t in tasks),
+                sum(c.points for c in entries) + sum(t.hidden_points for t in tasks))
+
 
 def _parse(data: dict) -> Rubric:
     tasks = []
@@ -127,9 +142,13 @@ def _parse(data: dict) -> Rubric:
                 hint=" ".join(c["hint"].split()), section=c["section"], visibility=visibility,
                 evidence=evidence, partial=partial,
             ))
+        hidden = raw.get("hidden") or {}
+        if not isinstance(hidden, dict) or set(hidden) - {"checks", "points"}:
+            raise ValueError(f"task {task_id}: `hidden` must be a mapping with `checks` and `points`")
         tasks.append(TaskSpec(
             id=task_id, title=raw["title"], section=raw["section"], scored=raw.get("scored", True),
             summary=" ".join(raw.get("summary", "").split()), checks=tuple(checks),
+            hidden_checks=int(hidden.get("checks", 0)), hidden_points=float(hidden.get("points", 0)),
         ))
     return Rubric(tasks=tuple(tasks))
 

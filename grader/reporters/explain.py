@@ -119,13 +119,12 @@ def hidden_note(report: GradeReport) -> str | None:
     if report.mode == "instructor":
         return None
 
-    task_ids = {t.id for t in report.tasks}
-    hidden = [c for c in load().checks if c.visibility == "hidden" and c.task_id in task_ids]
-    if not hidden:
+    count, total_points = load().hidden({t.id for t in report.tasks})
+    if not count:
         return None
-    total = points(sum(c.points for c in hidden))
-    one = len(hidden) == 1
-    return (f"{len(hidden)} hidden {'check' if one else 'checks'} ({total} points) in these tasks "
+    total = points(total_points)
+    one = count == 1
+    return (f"{count} hidden {'check' if one else 'checks'} ({total} points) in these tasks "
             f"{'runs' if one else 'run'} only when your instructor grades (python -m grader --instructor); "
             f"{'it is' if one else 'they are'} not in this score.")
 

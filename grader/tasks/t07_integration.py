@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-
-from docker.errors import APIError
 
 from grader import wait
 from grader.docker.tracking import (
@@ -22,7 +19,6 @@ from grader.docker.tracking import (
 from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import fail, ok
-from grader.tasks.common import sample_request
 
 log = logging.getLogger(__name__)
 
@@ -118,32 +114,3 @@ def persists(ctx, stack, mlflow_run):
     return fail("MLflow lost data when its container was removed and created again (as `docker compose down` "
                 "and `up` do)", expected=f"{', '.join(before)} still there",
                 found=f"gone: {', '.join(gone)}" + (f" (MLflow: {unseen[0]})" if unseen and not after else ""))
-
-
-@check("7.survives-outage", phase="late")
-def survives_outage(ctx, stack):
-    api = stack.service("mlapp")
-    url = api.url("/predict")
-    payload = sample_request(ctx.workdir)
-    before = api.http(url, method="POST", payload=payload, timeout=10)
-    if before.get("status") != 200:
-        return fail("the API does not predict even while MLflow is up",
-                    expected=f"POST {url} to answer 200", found=f"{before.get('status') or before.get('error')}: "
-                                                                 f"{short(before.get('body'))}")
-    try:
-        stack.service("mlflow", serving=False).container.stop(timeout=10)
-    except APIError as exc:
-        raise ResourceError(f"could not stop the MLflow container: {exc.explanation or exc}") from None
-    answers = []
-    for pause in (0, 3):
-        time.sleep(pause)
-        started = time.monotonic()
-        answer = api.http(url, method="POST", payload=payload, timeout=10)
-        answers.append((answer, time.monotonic() - started))
-        if answer.get("status") != 200:
-            return fail("the API stopped predicting when MLflow went down",
-                        expected=f"POST {url} to answer 200 within 10 s with MLflow stopped",
-                        found=f"{answer.get('status') or answer.get('error')} after {answers[-1][1]:.1f} s: "
-                              f"{short(answer.get('body'))}")
-    slowest = max(seconds for _, seconds in answers)
-    return ok(f"with `{stack.model.mlflow}` stopped, POST /predict still answered 200 (slowest {slowest:.1f} s)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
@@ -159,6 +161,40 @@ def test_output_file_and_markdown(submission, tmp_path):
     assert done.returncode == cli.EXIT_PARTIAL, done.stderr
     assert done.stdout == ""
     assert out.read_text().startswith("## Docker for MLOps grader — Score: 0/16")
+
+
+def test_save_parses_format_and_file():
+    assert cli.save_spec("json=out/r.json") == ("json", Path("out/r.json"))
+    for bad in ("json", "json=", "csv=r.csv"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            cli.save_spec(bad)
+
+
+def test_save_writes_the_same_report_in_more_formats(submission, tmp_path):
+    """One grading run, three files (the student edition's workflow relies on it), text on stdout."""
+    out = tmp_path / "grader-results"
+    done = grader(str(submission), "--task", "6", "--save", f"json={out}/report.json",
+                  "--save", f"junit={out}/junit.xml", "--save", f"markdown={out}/summary.md")
+    assert done.returncode == cli.EXIT_PARTIAL, done.stderr
+    assert "Score: 0/16" in done.stdout
+    report = json.loads((out / "report.json").read_text())
+    json_report.validate(report)
+    assert (report["score"], report["max_score"]) == (0, 16)
+    assert ET.fromstring((out / "junit.xml").read_text()).get("failures") == "7"
+    assert (out / "summary.md").read_text().startswith("## Docker for MLOps grader — Score: 0/16")
+    assert done.stderr.count("report written to") == 3
+
+
+def test_save_to_an_unwritable_place_says_so(submission, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = grader(str(submission), "--task", "6", "--save", f"json={blocker}/report.json",
+                  "--save", f"junit={tmp_path}/junit.xml")
+    assert done.returncode == cli.EXIT_CANNOT_GRADE
+    assert "could not write the json report" in done.stderr and "Score: 0/16" in done.stdout
+    assert (tmp_path / "junit.xml").is_file(), "the other reports are still saved"
+    bad = grader(str(submission), "--save", "csv=x.csv")
+    assert bad.returncode == 2 and "unknown format 'csv'" in bad.stderr
 
 
 # -- the engine ------------------------------------------------------------------------------
