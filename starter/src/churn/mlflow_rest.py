@@ -1,7 +1,7 @@
 """MLflow's REST API over `requests`: the few calls training and the API make, and nothing else.
 
 Why not the `mlflow` package: the API only looks up one aliased model and downloads two files,
-and the MLflow client (`mlflow-skinny` and its dependencies) would add about 140 MB to the image.
+and the MLflow client (`mlflow-skinny` and its dependencies) would add about 100 MB to the image.
 Every call below is a documented endpoint of the MLflow tracking server (REST API reference:
 https://mlflow.org/docs/latest/api_reference/rest-api.html), so any MLflow 2.x or 3.x server
 answers it:
