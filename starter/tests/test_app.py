@@ -85,6 +85,26 @@ def test_bad_fields_are_422_naming_record_and_field(client, sample_record, field
     assert f"'{field}'" in response.json["error"]
 
 
+def test_values_nested_near_the_recursion_limit_are_4xx_never_500(client, sample_record):
+    # Fuzzing found it: arrays nested just under the recursion limit parse, but printing them
+    # back into the error message failed (a 500). Sweep the depths around the limit.
+    for depth in range(900, 1100):
+        nested = "[" * depth + "]" * depth
+        body = json.dumps({**sample_record, "tenure_months": "X"}).replace('"X"', nested)
+        response = post(client, body)
+        assert response.status_code in (400, 422), (depth, response.status_code)
+        assert "tenure_months" in response.json["error"] or "not valid JSON" in response.json["error"]
+
+
+def test_many_unknown_fields_are_listed_briefly(client, sample_record):
+    extra = {f"field_{i:04d}": i for i in range(2000)} | {"x" * 500: 1}
+    response = post(client, {**sample_record, **extra})
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error.startswith("record 0: unknown fields 'field_0000', 'field_0001'")
+    assert error.endswith("and 1996 more") and len(error) < 300
+
+
 def test_missing_field_is_named(client, sample_record):
     del sample_record["payment_method"]
     response = post(client, sample_record)

@@ -1,14 +1,15 @@
-"""Training: deterministic metrics, the committed model matches a retrain, the CLI and MLflow."""
+"""Training: deterministic metrics, the committed model matches a retrain, the CLI and MLflow
+(the order of the MLflow calls here; the calls against a real server in tests/integration)."""
 
 import json
 
 import pytest
 
 from churn import train as train_module
-from churn.config import DEFAULT_MODEL_PATH
+from churn.config import DEFAULT_MODEL_PATH, Config
+from churn.mlflow_rest import MlflowError
 from churn.model import load_model
-from churn.tracking import ModelRefresher
-from churn.train import main, train
+from churn.train import log_to_mlflow, main, train
 
 
 def test_same_seed_gives_identical_metadata():
@@ -74,32 +75,54 @@ def test_unreachable_mlflow_exits_1_with_one_line(tmp_path, capsys, monkeypatch)
     assert "Traceback" not in captured.err
 
 
-def test_logs_registers_and_aliases_in_mlflow(tmp_path, capsys, monkeypatch, mlflow_uri):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
-    monkeypatch.setenv("MLFLOW_MODEL_NAME", "churn-test")
-    for version in ("1", "2"):
-        assert main(["--output-dir", str(tmp_path), "--rows", "300", "--model-version",
-                     f"{version}.0.0"]) == 0
-        summary = json.loads(capsys.readouterr().out)  # MLflow's "View run" links go to stderr
-        assert summary["mlflow"]["registered_model"] == "churn-test"
-        assert summary["mlflow"]["registered_version"] == version
-        assert summary["mlflow"]["alias"] == "production"
+class RecordingClient:
+    """Stand-in for MlflowRestClient that records calls; `fail_on` names a method that raises."""
 
-    from mlflow import MlflowClient
+    def __init__(self, fail_on=None):
+        self.calls, self.fail_on = [], fail_on
 
-    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
-    registered = client.get_model_version_by_alias("churn-test", "production")
-    assert str(registered.version) == "2" and registered.tags["model_version"] == "2.0.0"
-    run = client.get_run(registered.run_id)
-    assert run.data.metrics == summary["metrics"]
-    assert run.data.params["rows"] == "300" and run.data.params["model_version"] == "2.0.0"
-    assert run.data.params["test_size"] == str(train_module.TEST_SIZE)
-    assert client.get_experiment(run.info.experiment_id).name == "churn-prediction"
+    def __getattr__(self, method):
+        def call(*args, **kwargs):
+            self.calls.append((method, args, kwargs))
+            if method == self.fail_on:
+                raise MlflowError(f"{method} failed")
+            return {"get_or_create_experiment": "7",
+                    "create_run": {"run_id": "r1", "artifact_uri": "mlflow-artifacts:/7/r1/artifacts"},
+                    "create_model_version": {"version": "4"}}.get(method)
+        return call
 
-    # The API side reads back what training logged.
-    refresher = ModelRefresher(model=load_model(DEFAULT_MODEL_PATH), tracking_uri=mlflow_uri,
-                               model_name="churn-test", model_alias="production",
-                               refresh_seconds=30)
-    refresher.refresh()
-    assert (refresher.model.source, refresher.model.version) == ("mlflow", "2")
-    assert refresher.model.metadata["model_version"] == "2.0.0"
+
+def test_log_to_mlflow_logs_registers_then_aliases(tmp_path):
+    _, metadata = train(rows=300)
+    files = [tmp_path / "churn-model.joblib", tmp_path / "churn-model.json"]
+    client = RecordingClient()
+    result = log_to_mlflow(config=Config(mlflow_tracking_uri="http://mlflow:5000"), metadata=metadata,
+                           files=files, client=client)
+    assert result == {"run_id": "r1", "registered_model": "churn-model", "registered_version": "4",
+                      "alias": "production"}
+    assert [c[0] for c in client.calls] == [
+        "get_or_create_experiment", "create_run", "log_batch", "upload_artifact", "upload_artifact",
+        "end_run", "create_registered_model", "create_model_version", "set_registered_model_alias"]
+    calls = {method: (args, kwargs) for method, args, kwargs in client.calls}
+    assert calls["log_batch"][1]["params"]["test_size"] == train_module.TEST_SIZE
+    assert calls["log_batch"][1]["metrics"] == metadata["metrics"]
+    assert calls["end_run"][0] == ("r1", "FINISHED")
+    assert calls["create_model_version"][1]["source"] == "mlflow-artifacts:/7/r1/artifacts/model"
+    assert calls["set_registered_model_alias"][0] == ("churn-model", "production", "4")
+
+
+def test_a_failed_upload_marks_the_run_failed_and_registers_nothing(tmp_path):
+    _, metadata = train(rows=300)
+    client = RecordingClient(fail_on="upload_artifact")
+    with pytest.raises(MlflowError, match="upload_artifact failed"):
+        log_to_mlflow(config=Config(mlflow_tracking_uri="http://mlflow:5000"), metadata=metadata,
+                      files=[tmp_path / "churn-model.joblib"], client=client)
+    assert [c[0] for c in client.calls][-2:] == ["upload_artifact", "end_run"]
+    assert client.calls[-1][1] == ("r1", "FAILED")
+
+
+def test_a_tracking_uri_that_is_not_http_exits_1_naming_the_fix(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "mlflow:5000")
+    assert main(["--output-dir", str(tmp_path), "--rows", "300"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: MLflow at mlflow:5000 failed: ") and "http://mlflow:5000" in err

@@ -16,11 +16,12 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from churn.config import DEFAULT_MODEL_PATH, Config, ConfigError
+from churn.config import DEFAULT_MODEL_PATH, Config, ConfigError, env_float, env_int
 from churn.data import generate
 from churn.features import TARGET, schema
+from churn.mlflow_rest import MlflowRestClient
 from churn.model import MODEL_FILENAME, THRESHOLD, build_pipeline, save_model, to_matrix
-from churn.tracking import error_code, set_mlflow_env, short_error
+from churn.tracking import short_error
 
 TEST_SIZE = 0.2
 
@@ -58,43 +59,52 @@ def train(*, rows: int = 4000, seed: int = 42,
     return pipeline, metadata
 
 
-def log_to_mlflow(*, config: Config, metadata: dict[str, Any], files: list[Path]) -> dict[str, str]:
-    """Log params, metrics and the model files to a run, register them and point the alias at them."""
-    # A dead server should fail the job in seconds, not after MLflow's minutes of retries.
-    set_mlflow_env(timeout=30, max_retries=2, override=False)
-    # Slim images have no git; MLflow's run-context lookup would print a page of GitPython warnings.
-    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-    import mlflow  # imported here: slow, and only needed when MLFLOW_TRACKING_URI is set
-    from mlflow import MlflowClient
+def log_to_mlflow(*, config: Config, metadata: dict[str, Any], files: list[Path],
+                  client: MlflowRestClient | None = None) -> dict[str, str]:
+    """Log params, metrics and the model files to a run, register them and point the alias at them.
 
-    uri, name = config.mlflow_tracking_uri, config.mlflow_model_name
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(config.mlflow_experiment_name)
-    with mlflow.start_run(run_name=f"churn-{metadata['model_version']}") as run:
-        mlflow.log_params({key: metadata[key] for key in
-                           ("model_version", "algorithm", "rows", "seed", "threshold")})
-        mlflow.log_param("test_size", TEST_SIZE)
-        mlflow.log_metrics(metadata["metrics"])
-        # The same joblib + JSON files the API bakes in: the lean client (mlflow-skinny) cannot use
-        # mlflow.sklearn, which needs pandas, and the API loads both sources the same way.
-        for path in files:
-            mlflow.log_artifact(str(path), artifact_path="model")
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    `metadata`: what `train` returns (model_version, algorithm, rows, seed, threshold, metrics).
+    `files`: the model's joblib and JSON files, logged as artifacts under `model/`; the registered
+    version's source is that folder, which the API downloads (churn.tracking). Returns
+    {"run_id", "registered_model", "registered_version", "alias"}. Raises MlflowError when MLflow
+    fails (the run is then marked FAILED if it was created), ConfigError for a bad
+    MLFLOW_HTTP_REQUEST_TIMEOUT or MLFLOW_HTTP_REQUEST_MAX_RETRIES.
+    """
+    if client is None:
+        # A dead server fails the job in seconds, not after minutes of retries. The variables are
+        # MLflow's own client knobs, honoured under the same names.
+        client = MlflowRestClient(
+            config.mlflow_tracking_uri,
+            timeout=env_float(os.environ, "MLFLOW_HTTP_REQUEST_TIMEOUT", 30.0, minimum=1.0),
+            retries=env_int(os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", 2, minimum=0))
+    name, alias = config.mlflow_model_name, config.mlflow_model_alias
+    experiment_id = client.get_or_create_experiment(config.mlflow_experiment_name)
+    run = client.create_run(experiment_id, run_name=f"churn-{metadata['model_version']}",
+                            tags={"mlflow.source.name": "churn.train", "mlflow.source.type": "LOCAL"})
+    run_id, artifact_uri = run["run_id"], run["artifact_uri"]
     try:
-        client.create_registered_model(name, description="Churn classifier (churn.train)")
-    except mlflow.exceptions.MlflowException as exc:
-        if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
-            raise
-    version = client.create_model_version(name, source=f"{run.info.artifact_uri}/model",
-                                          run_id=run.info.run_id,
+        params = {key: metadata[key] for key in ("model_version", "algorithm", "rows", "seed", "threshold")}
+        client.log_batch(run_id, params={**params, "test_size": TEST_SIZE}, metrics=metadata["metrics"])
+        # The same joblib + JSON files the API bakes in: one format for both sources, loaded the
+        # same way, and no MLflow model flavor (which would need the mlflow package to load).
+        for path in files:
+            client.upload_artifact(artifact_uri, path, "model")
+    except BaseException:
+        with contextlib.suppress(Exception):  # best effort: the original error is the one to show
+            client.end_run(run_id, "FAILED")
+        raise
+    client.end_run(run_id, "FINISHED")
+
+    client.create_registered_model(name, description="Churn classifier (churn.train)")
+    version = client.create_model_version(name, source=f"{artifact_uri.rstrip('/')}/model", run_id=run_id,
                                           tags={"model_version": metadata["model_version"]})
-    client.set_registered_model_alias(name, config.mlflow_model_alias, version.version)
-    return {"run_id": run.info.run_id, "registered_model": name,
-            "registered_version": str(version.version), "alias": config.mlflow_model_alias}
+    client.set_registered_model_alias(name, alias, version["version"])
+    return {"run_id": run_id, "registered_model": name,
+            "registered_version": str(version["version"]), "alias": alias}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (`argv`, default sys.argv[1:]); exits 2 with a usage line when it is bad."""
     parser = argparse.ArgumentParser(prog="python -m churn.train", description=__doc__)
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_MODEL_PATH.parent,
                         help="where to write churn-model.joblib and churn-model.json "
@@ -110,6 +120,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train, save the model files, log to MLflow if MLFLOW_TRACKING_URI is set, print one JSON
+    summary line; returns the exit status (0 done, 1 cannot write the model or MLflow failed,
+    2 a bad environment variable). Errors are one `error: ...` line on stderr."""
     args = parse_args(argv)
     try:
         config = Config.from_env()
@@ -127,10 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                                "mlflow": None}
     if config.mlflow_tracking_uri:
         try:
-            # MLflow prints "View run at ..." links on stdout; keep stdout for the JSON summary.
-            with contextlib.redirect_stdout(sys.stderr):
-                summary["mlflow"] = log_to_mlflow(config=config, metadata=metadata,
-                                                  files=[model_path, metadata_path])
+            summary["mlflow"] = log_to_mlflow(config=config, metadata=metadata,
+                                              files=[model_path, metadata_path])
         except Exception as exc:  # one clear line instead of a traceback: the job's log stays readable
             print(f"error: MLflow at {config.mlflow_tracking_uri} failed: {short_error(exc)}",
                   file=sys.stderr)

@@ -28,9 +28,20 @@ def parse_json(body: bytes) -> Any:
 
 
 def _show(value: Any) -> str:
-    """A value as it appeared in the JSON, shortened for error messages."""
-    text = json.dumps(value)
+    """A value as it appeared in the JSON, shortened for error messages; never raises."""
+    try:
+        text = json.dumps(value)
+    except (ValueError, RecursionError):
+        # json.loads accepted it, but printing it back can still fail: arrays nested almost to the
+        # recursion limit parse at a shallower stack than this one (found by fuzzing /predict).
+        return _type_name(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _names(names: list[str], limit: int = 5) -> str:
+    """Field names for an error message: at most `limit`, each shortened, then how many more."""
+    shown = ", ".join(repr(n) if len(n) <= 40 else repr(n[:37] + "...") for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _type_name(value: Any) -> str:
@@ -76,8 +87,7 @@ def validate_record(record: Any, index: int) -> dict[str, Any]:
                               f"{', '.join(map(repr, missing))}")
     unknown = sorted(name for name in record if name not in BY_NAME)
     if unknown:
-        raise ValidationError(f"{where}: unknown field{'s' * (len(unknown) > 1)} "
-                              f"{', '.join(map(repr, unknown))}")
+        raise ValidationError(f"{where}: unknown field{'s' * (len(unknown) > 1)} {_names(unknown)}")
     clean = {}
     for name in FEATURE_NAMES:
         try:
