@@ -5,10 +5,12 @@ names a later task or lab in its hint or message (issue 10)."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
 from grader import registry, resources
+from grader.context import Context
 from grader.options import Options
 from grader.rubric import load
 from grader.run import grade
@@ -62,3 +64,21 @@ def test_the_state_at_the_end_of_a_lab_scores_full_marks_on_its_task(lab, tmp_pa
     named = [f"{c.id}: {ref}" for c in report.checks for ref in later_references(c.message, lab)
              + later_references(c.hint, lab)]
     assert not named, f"checks of task {lab} name a later task or lab:\n" + "\n".join(named)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_multi_stage_image_of_lab_9_is_smaller_than_the_image_of_lab_2(tmp_path):
+    """What the labs build: Lab 9 promises a smaller image than the student's own Lab 2 image."""
+    sizes, problems = {}, []
+    for lab in (2, 9):
+        scratch = tmp_path / f"lab{lab:02d}"
+        ctx = Context(options=Options(submission=walk.REPO), run_id="t" + uuid.uuid4().hex[:9],
+                      workdir=scratch / "submission", scratch=scratch)
+        try:
+            walk.make_submission(ctx.workdir, lab=lab)
+            sizes[lab] = ctx.get("mlapp_image").size
+        finally:
+            problems += ctx.close()
+    assert not problems, problems
+    assert sizes[9] < sizes[2], f"Lab 9's image is {sizes[9] / 1e6:.0f} MB, Lab 2's {sizes[2] / 1e6:.0f} MB"
