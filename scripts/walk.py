@@ -117,6 +117,31 @@ def snippet_lines(path: Path, kind: str) -> list[str]:
     return found
 
 
+def state_drift(lab: int, *, states: Path = STATES, labs: Path = LABS) -> list[str]:
+    """How labs/states/`lab` and the handouts' snippets differ, one line per problem ([] when in step).
+
+    Both ways: every significant line of a file the lab writes is a line of a snippet of the same
+    kind in handouts 1..`lab` (Lab 9 keeps Lab 2's CMD), and every line of the lab's own snippets
+    of that kind is in the deliverables at the end of the lab.
+    """
+    every = handouts(labs)
+    folder = state_dirs(states)[lab]
+    own = [p for p in sorted(folder.iterdir()) if p.is_file() and p.name != "README.md"]
+    problems = []
+    for path in own:
+        kind = SNIPPET_LANGUAGE[path.name]
+        shown = {line for n, handout in every.items() if n <= lab for line in snippet_lines(handout, kind)}
+        problems += [f"{folder.name}/{path.name}: `{line}` is in no {kind} snippet of labs 1-{lab}"
+                     for line in significant_lines(path.read_text(encoding="utf-8")) if line not in shown]
+    state = state_files(lab, states)
+    for kind in sorted({SNIPPET_LANGUAGE[p.name] for p in own}):
+        written = {line for name, path in state.items() if SNIPPET_LANGUAGE[name] == kind
+                   for line in significant_lines(path.read_text(encoding="utf-8"))}
+        problems += [f"{every[lab].name}: the {kind} snippet line `{line}` is not in the deliverables of {folder.name}/"
+                     for line in snippet_lines(every[lab], kind) if line not in written]
+    return problems
+
+
 def make_submission(dest: Path, *, lab: int, repo: Path = REPO) -> Path:
     """A scratch submission as it stands at the end of lab `lab`: this repository's files (later
     deliverables stay the skeletons) with labs/states/02..`lab` laid over it. Returns `dest`."""
