@@ -198,7 +198,7 @@ def handout_steps(path: Path) -> list[Cell | Exercise]:
     section, number = "", 0
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            for match in HEADING.finditer(cell.source):
+            for match in HEADING.finditer(FENCE.sub("", cell.source)):  # not `# comments` in code blocks
                 section = match["title"].strip()
                 if EXERCISE_HEADING.match(match.group(0)):
                     steps.append(Exercise(lab=lab, title=section))
