@@ -6,8 +6,9 @@ DEMO_DIR ?= .demo
 DEMO_PROJECT ?= mlops-kit-demo
 COMPOSE_DEMO = docker compose --project-directory $(DEMO_DIR) -p $(DEMO_PROJECT) -f $(DEMO_DIR)/docker-compose.yml
 PYTEST_OPTS ?=
+LABS ?= 1-10
 
-.PHONY: help setup test test-unit test-docker test-notebooks demo down demo-clean lab grade grade-reference release notebooks lock lint bench clean
+.PHONY: help setup test test-unit test-docker test-notebooks walk demo down demo-clean lab grade grade-reference release notebooks lock lint bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -29,6 +30,9 @@ test-docker: ## Only the tests that run against the Docker engine
 
 test-notebooks: ## Run every notebook against the reference solution (nbval), timed
 	PYTHON=$(PY) bash scripts/test-notebooks.sh
+
+walk: ## Walk the labs as a student in a plain terminal (LABS=1-10 or e.g. 5-7; uses ports 5000, 5001, 5005)
+	$(PY) -m scripts.walk --labs $(LABS)
 
 demo: ## Bring the reference stack up on localhost:5000 (API) and localhost:5001 (MLflow UI)
 	@$(PY) -m grader workspace --solution --dest $(DEMO_DIR) >/dev/null

@@ -12,4 +12,6 @@ bash "$here/compose.sh" "$venv"
 bash "$here/stand-ins.sh"
 # Only the instructor edition has it (the stats-page browser test); the student edition leaves it out.
 [ ! -f "$here/chromium.sh" ] || bash "$here/chromium.sh"
-say "done in $((SECONDS - t0)) s. Next: 'make help' lists what you can do."
+say "done in $((SECONDS - t0)) s. 'make help' lists what you can do."
+# Students come here first (Codespaces runs this on creation): point them at Lab 1.
+say "Next: Lab 1. Notebooks: 'make lab' and open notebooks/01-docker-basics.ipynb. Terminal: read labs/01-docker-basics.md and run 'source $venv/bin/activate' first."

@@ -69,6 +69,9 @@ def test_ports_are_forwarded_and_labelled(config):
 
 def test_setup_and_extensions(config):
     assert config["postCreateCommand"] == "make setup"
+    # A terminal finds the venv's tools without activating it (the labs' commands run as written).
+    assert config["remoteEnv"]["PATH"].startswith("${containerWorkspaceFolder}/.venv/bin:")
+    assert config["customizations"]["codespaces"]["openFiles"] == ["labs/01-docker-basics.md"]
     assert {"ms-python.python", "ms-toolsai.jupyter"} <= set(config["customizations"]["vscode"]["extensions"])
 
 

@@ -102,8 +102,8 @@ def test_everything_created_is_named_after_the_lab(pair):
     prefix = f"lab{int(pair.task_id):02d}"
     for name in re.findall(r"docker (?:run|create)[^\n]*?--name (\S+)", text):
         assert name.startswith(prefix + "-"), f"container {name} in {pair.handout.name}"
-    for project in re.findall(r'COMPOSE_PROJECT_NAME"\] = "(\w+)"', text):
-        assert project == prefix
+    for project in re.findall(r"docker compose -p (\S+)", text):
+        assert project == prefix, f"compose project {project} in {pair.handout.name}"
 
 
 def test_generator_conventions():
