@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.constants import DELIVERABLES
@@ -20,15 +23,58 @@ SKIPPED = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".pyte
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:
-    return {n for n in names if n in SKIPPED or n.endswith(".pyc")}
+    return {n for n in names if n in SKIPPED or n.endswith(".pyc") or _special(os.path.join(directory, n))}
+
+
+def _special(path: str) -> bool:
+    """A named pipe, socket or device: reading it could hang or reach the host; never copied."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def confine_symlinks(dest: Path, *, original: Path) -> list[str]:
+    """Keep only symlinks of the copy that resolve inside it; the others are removed.
+
+    A link to an absolute path inside the original submission is rewritten to the same file in the
+    copy. Anything else pointing outside (`/etc/passwd`, `../../secrets`, a chain of links that
+    ends outside) would carry a host file into a build context, a bind mount, an env file or a
+    report: it is removed, and the list says which (`path -> target`, relative to the copy).
+    """
+    root, source_root = os.path.realpath(dest), os.path.realpath(original)
+    removed = []
+    links = [Path(d) / n for d, dirs, files in os.walk(dest) for n in dirs + files if (Path(d) / n).is_symlink()]
+    for link in links:
+        target = os.readlink(link)
+        if os.path.isabs(target) and _inside(os.path.realpath(target), source_root):
+            inside = os.path.join(root, os.path.relpath(os.path.realpath(target), source_root))
+            link.unlink()
+            link.symlink_to(os.path.relpath(inside, os.path.realpath(link.parent)))
+    leaving = [link for link in links if not _inside(os.path.realpath(link), root)]  # before any removal
+    for link in leaving:
+        removed.append(f"{link.relative_to(dest)} -> {os.readlink(link)}")
+        link.unlink()
+    return sorted(removed)
 
 
 def looks_like_submission(path: Path) -> bool:
     return path.is_dir() and ((path / "starter").is_dir() or any((path / f).exists() for f in DELIVERABLES))
 
 
-def prepare(*, submission: Path, dest: Path, solution: bool = False) -> Path:
-    """Copy `submission` to `dest`; with `solution`, lay its solutions/ over the copy."""
+def prepare(*, submission: Path, dest: Path, solution: bool = False,
+            on_skip: Callable[[str], None] | None = None) -> Path:
+    """Copy `submission` to `dest`; with `solution`, lay its solutions/ over the copy.
+
+    Symlinks that resolve outside the copy, named pipes, sockets and devices are not copied;
+    `on_skip` receives one line for each (grader.run makes it a warning in the report).
+    Raises WorkspaceError when `submission` is not a lab submission.
+    """
     submission = submission.resolve()
     if not looks_like_submission(submission):
         raise WorkspaceError(
@@ -37,7 +83,21 @@ def prepare(*, submission: Path, dest: Path, solution: bool = False) -> Path:
         )
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(submission, dest, symlinks=True, ignore=_ignore)
+    skipped: list[str] = []
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        found = _ignore(directory, names)
+        skipped.extend(f"{Path(directory, n).relative_to(submission)}: a pipe, socket or device, not copied"
+                       for n in sorted(found) if _special(os.path.join(directory, n)))
+        return found
+
+    shutil.copytree(submission, dest, symlinks=True, ignore=ignore)
+    skipped += [f"{line}: a symlink to outside the submission, not copied (it would bring a host file "
+                "into the image or the report)" for line in confine_symlinks(dest, original=submission)]
+    for line in skipped:
+        log.warning("%s", line)
+        if on_skip is not None:
+            on_skip(line)
     if solution:
         overlay = submission / "solutions"
         if not overlay.is_dir():

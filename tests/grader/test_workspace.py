@@ -1,0 +1,48 @@
+"""grader.workspace: the scratch copy keeps nothing that reaches outside the submission."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from grader.workspace import prepare
+
+
+def submission(root: Path) -> Path:
+    (root / "starter" / "models").mkdir(parents=True)
+    (root / "starter" / "models" / "model.joblib").write_text("model")
+    (root / "Dockerfile.mlapp").write_text("FROM python:3.11-slim-bookworm\n")
+    return root
+
+
+def test_symlinks_to_outside_are_dropped_and_said(tmp_path):
+    src = submission(tmp_path / "sub")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_text("host secret")
+    os.symlink("/etc/passwd", src / ".env")
+    os.symlink("/etc", src / "etc-dir")
+    os.symlink("../../outside/secret", src / "starter" / "leak")
+    os.symlink("leak", src / "starter" / "chain")                       # a link to a link that leaves
+    os.symlink("models/model.joblib", src / "starter" / "inside")        # stays: it resolves inside
+    os.symlink(str(src / "Dockerfile.mlapp"), src / "absolute-inside")  # rewritten into the copy
+    os.symlink("/nonexistent/dangling", src / "dangling")
+    said = []
+    dest = prepare(submission=src, dest=tmp_path / "copy", on_skip=said.append)
+    for gone in (".env", "etc-dir", "starter/leak", "starter/chain", "dangling"):
+        assert not os.path.lexists(dest / gone), gone
+    assert (dest / "starter" / "inside").read_text() == "model"
+    assert os.readlink(dest / "absolute-inside") == "Dockerfile.mlapp"
+    assert (dest / "absolute-inside").read_text().startswith("FROM")
+    assert sorted(line.split(":")[0] for line in said) == [
+        ".env -> /etc/passwd", "dangling -> /nonexistent/dangling", "etc-dir -> /etc",
+        "starter/chain -> leak", "starter/leak -> ../../outside/secret"]
+    assert all("a symlink to outside the submission, not copied" in line for line in said)
+
+
+def test_named_pipes_are_not_copied(tmp_path):
+    src = submission(tmp_path / "sub")
+    os.mkfifo(src / "Dockerfile.mlflow")  # reading it would hang the grader
+    said = []
+    dest = prepare(submission=src, dest=tmp_path / "copy", on_skip=said.append)
+    assert not os.path.lexists(dest / "Dockerfile.mlflow")
+    assert said == ["Dockerfile.mlflow: a pipe, socket or device, not copied"]
