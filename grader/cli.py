@@ -17,7 +17,7 @@ from grader.console import setup_logging
 from grader.constants import LABEL_RUN
 from grader.edition import current as current_edition
 from grader.edition import instructor_only
-from grader.options import Limits, Options
+from grader.options import DEFAULT_KEEP_STORAGE, DEFAULT_TIME_BUDGET, Limits, Options, parse_size
 from grader.progress import Progress
 from grader.results import ERROR, GradeReport
 from grader.rubric import load
@@ -81,9 +81,25 @@ def grade_parser() -> argparse.ArgumentParser:
                    help="multiply every timeout by X on a slow machine (default: 1)")
     p.add_argument("--workroot", type=Path, metavar="DIR", help="where scratch copies go (default: system temp)")
     p.add_argument("--no-cache", action="store_true", help="build without the layer cache (slow; cold-build figures)")
-    p.add_argument("--limit-memory", metavar="SIZE", help="memory limit for every container the grader starts, e.g. 1g")
-    p.add_argument("--limit-cpus", type=float, metavar="N", help="CPU limit for every container, e.g. 1.5")
-    p.add_argument("--limit-pids", type=int, metavar="N", help="process limit for every container, e.g. 512")
+    defaults = Limits.defaults()
+    limits = p.add_argument_group(
+        "limits", f"On by default with --instructor (memory {defaults.memory} without swap, {defaults.cpus:g} CPU, "
+                  f"{defaults.pids} processes per container, {defaults.build:.0f} s per build, "
+                  f"{DEFAULT_TIME_BUDGET:.0f} s per submission); each option sets one in any mode.")
+    limits.add_argument("--limit-memory", metavar="SIZE",
+                        help=f"memory of every container the grader starts, no swap (e.g. 1g; default {defaults.memory})")
+    limits.add_argument("--limit-cpus", type=float, metavar="N", help=f"CPUs of every container (default {defaults.cpus:g})")
+    limits.add_argument("--limit-pids", type=int, metavar="N",
+                        help=f"processes of every container (default {defaults.pids})")
+    limits.add_argument("--limit-build", type=float, metavar="SECONDS",
+                        help=f"seconds one image build may take (default {defaults.build:.0f})")
+    limits.add_argument("--time-budget", type=float, metavar="SECONDS",
+                        help=f"seconds the whole grade may take; checks not reached fail as not checked "
+                             f"(default {DEFAULT_TIME_BUDGET:.0f})")
+    limits.add_argument("--no-limits", action="store_true", help="no default limits, also with --instructor")
+    p.add_argument("--keep-storage", metavar="SIZE", default=DEFAULT_KEEP_STORAGE,
+                   help="disk the grader's build cache may keep between runs, least recently used removed "
+                        f"first (default {DEFAULT_KEEP_STORAGE})")
     p.add_argument("--run-id", metavar="HEX", help="use this run id (6-32 lowercase hex digits) instead of a fresh "
                    "one, so a supervisor can `cleanup --run HEX` after killing the run")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
@@ -106,10 +122,11 @@ def save_spec(text: str) -> tuple[str, Path]:
 
 
 def exit_code(report: GradeReport) -> int:
-    """Map a report to the documented exit codes (see EPILOG)."""
+    """Map a report to the documented exit codes (see EPILOG); `cleanup:` and `warning:` lines of
+    `errors` do not change it."""
     if any(c.status == ERROR for c in report.checks):
         return EXIT_GRADER_ERROR
-    if [e for e in report.errors if not e.startswith("cleanup:")]:
+    if report.blocking_errors:
         return EXIT_CANNOT_GRADE
     return EXIT_FULL if report.score >= report.max_score else EXIT_PARTIAL
 
@@ -166,12 +183,35 @@ def write_output(text: str, output: Path | None) -> None:
 
 
 def options_from_args(args, *, submission: Path):
-    """The grading run's Options from parsed `grade` arguments."""
-
+    """The grading run's Options from parsed `grade` arguments: with --instructor (and without
+    --no-limits) Limits.defaults() and DEFAULT_TIME_BUDGET, each overridden by its own option."""
+    on = args.instructor and not args.no_limits
+    base = Limits.defaults() if on else Limits()
+    limits = Limits(memory=args.limit_memory or base.memory,
+                    cpus=args.limit_cpus if args.limit_cpus is not None else base.cpus,
+                    pids=args.limit_pids if args.limit_pids is not None else base.pids,
+                    build=args.limit_build if args.limit_build is not None else base.build)
+    budget = args.time_budget if args.time_budget is not None else DEFAULT_TIME_BUDGET if on else None
     return Options(submission=submission, solution=args.solution, task_ids=tuple(args.tasks),
                    instructor=args.instructor, keep=args.keep, workroot=args.workroot,
-                   timeout_scale=args.timeout_scale, no_cache=args.no_cache,
-                   limits=Limits(memory=args.limit_memory, cpus=args.limit_cpus, pids=args.limit_pids))
+                   timeout_scale=args.timeout_scale, no_cache=args.no_cache, limits=limits,
+                   time_budget=budget, keep_storage=args.keep_storage)
+
+
+def option_problems(args) -> list[str]:
+    """Usage errors in the limit options (sizes that are not sizes, non-positive numbers)."""
+    problems = []
+    for name, value in (("--limit-memory", args.limit_memory), ("--keep-storage", args.keep_storage)):
+        if value is not None:
+            try:
+                parse_size(value)
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
+    for name, value in (("--limit-cpus", args.limit_cpus), ("--limit-pids", args.limit_pids),
+                        ("--limit-build", args.limit_build), ("--time-budget", args.time_budget)):
+        if value is not None and value <= 0:
+            problems.append(f"{name} must be positive")
+    return problems
 
 
 def grade_command(argv: list[str]) -> int:
@@ -190,6 +230,8 @@ def grade_command(argv: list[str]) -> int:
         if refusal:
             print(f"error: {refusal}", file=sys.stderr)
             return EXIT_CANNOT_GRADE
+    for problem in option_problems(args):
+        parser.error(problem)
     if not looks_like_submission(submission):
         print(f"error: {submission} is not a lab submission (no starter/ directory and none of "
               "Dockerfile.mlapp, Dockerfile.mlflow, docker-compose.yml, .dockerignore). "

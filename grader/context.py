@@ -48,6 +48,7 @@ class Context:
         self._events = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future] = []
+        self.warnings: list[str] = []   # notes for the report that cost no points (student-mode policy)
 
     # -- naming and labels -------------------------------------------------------------
     @property
@@ -61,6 +62,26 @@ class Context:
         log.info("%s: %s", kind, text)
         with self._events:  # one line at a time, whichever thread reports
             self._on_event(kind, text)
+
+    def warn(self, text: str) -> None:
+        """A note for the report's `errors` (prefixed "warning: "), said once; it costs no points.
+        Thread-safe, like event()."""
+        with self._lock:
+            if text in self.warnings:
+                return
+            self.warnings.append(text)
+        self.event("warning", text)
+
+    # -- the time budget ---------------------------------------------------------------------
+    @property
+    def deadline(self) -> float | None:
+        """When the run's time budget runs out (`time.monotonic()` seconds), None without one.
+        `options.timeout(name)` is capped by it, so every wait ends by then."""
+        return self.options.deadline
+
+    def expired(self) -> bool:
+        """True once the time budget has run out."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     # -- Docker ------------------------------------------------------------------------
     @property

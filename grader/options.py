@@ -2,27 +2,72 @@
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Docker's size strings (`docker run --memory 512m`, `docker builder prune --keep-storage 4g`):
+# a number with an optional b/k/m/g/t suffix, in powers of 1024 (Docker's units.RAMInBytes).
+SIZE = re.compile(r"^\s*(?P<number>\d+(\.\d+)?)\s*(?P<unit>[bkmgt]?)i?b?\s*$", re.IGNORECASE)
+UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str | int | float) -> int:
+    """Bytes in a Docker size string ("512m", "2g", "1.5g", 1048576); ValueError when it is not one."""
+    if isinstance(text, (int, float)):
+        return int(text)
+    match = SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"not a size: {text!r} (use e.g. 512m or 2g)")
+    return int(float(match["number"]) * UNITS[match["unit"].lower()])
+
+
+# Container logs: the json-file driver keeps at most LOG_FILES files of LOG_FILE_SIZE each per
+# container (Docker's `--log-opt max-size/max-file`), so a container that floods its output fills
+# its own ring of files, not the grading machine's disk.
+LOG_FILE_SIZE, LOG_FILES = "10m", "2"
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for every container the grader starts (None: the engine's default).
+    """Resource limits for every container the grader starts and every build it runs (None: no limit).
 
-    `memory` is a Docker size string ("1g", "512m"), `cpus` a number of CPUs (1.5), `pids` the
-    largest number of processes in one container.
+    `memory` is a Docker size string ("2g", "512m") and the container gets no swap on top of it
+    (memswap = memory, as PrairieLearn's grader does); `cpus` a number of CPUs (1.5); `pids` the
+    largest number of processes (threads count) in one container; `build` the seconds one image
+    build may take. `Limits.defaults()` are the values instructor mode applies unless told
+    otherwise (README, "Limits").
     """
 
     memory: str | None = None
     cpus: float | None = None
     pids: int | None = None
+    build: float | None = None
+
+    @classmethod
+    def defaults(cls) -> Limits:
+        """Instructor mode's limits. Sources of the figures (measured on the reference, issue 14):
+        MLflow 3.17's server peaks near 1.9 GiB with its two workers, so 3 GiB each leaves room for
+        a student's own choices; PrairieLearn's grader host runs 0.9 CPU and 1024 processes, the
+        reference stack runs under 110 threads per container; a cold build of the reference
+        MLflow image takes about 2 minutes here, so 600 s fails only builds that hang."""
+        return cls(memory="3g", cpus=1.0, pids=1024, build=600)
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.memory, self.cpus, self.pids, self.build))
 
     def container_kwargs(self) -> dict:
-        """The limits as Docker SDK `containers.create/run` keyword arguments."""
-        kwargs = {"mem_limit": self.memory, "pids_limit": self.pids,
+        """The limits as Docker SDK `containers.create/run` keyword arguments (with bounded logs).
+
+        Memory comes with `memswap_limit` equal to it: no swap beyond the memory limit.
+        """
+        kwargs = {"mem_limit": self.memory, "memswap_limit": self.memory, "pids_limit": self.pids,
                   "nano_cpus": int(self.cpus * 1e9) if self.cpus else None}
-        return {k: v for k, v in kwargs.items() if v}
+        found = {k: v for k, v in kwargs.items() if v}
+        found["log_config"] = {"type": "json-file", "config": {"max-size": LOG_FILE_SIZE, "max-file": LOG_FILES}}
+        return found
 
     def compose_limits(self) -> dict:
         """The limits as a compose service's `deploy.resources.limits`."""
@@ -41,9 +86,23 @@ class Timeouts:
     push: float = 600
 
 
+# Instructor mode's time budget for one submission, in seconds: the reference grades in about
+# 4 minutes warm and 9 cold on a 2-core machine (README, "Limits"); Submitty kills at 300 s per
+# test case, PrairieLearn at the course's limit.
+DEFAULT_TIME_BUDGET = 1500.0
+# The grader's build cache (images it keeps so the next grade builds fast), at most this much
+# disk, least recently used removed first (`docker builder prune --keep-storage` is the model).
+DEFAULT_KEEP_STORAGE = "6g"
+
+
 @dataclass(frozen=True)
 class Options:
-    """One grading run's inputs (`python -m grader` arguments as data)."""
+    """One grading run's inputs (`python -m grader` arguments as data).
+
+    `time_budget` is the seconds the whole grade may take (None: no budget); `deadline` is set by
+    `grader.run.grade` from it (a `time.monotonic()` value) and bounds every `timeout()`.
+    `keep_storage` caps the build cache in bytes (a Docker size string).
+    """
 
     submission: Path
     solution: bool = False
@@ -55,7 +114,19 @@ class Options:
     timeout_scale: float = 1.0
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    time_budget: float | None = None
+    deadline: float | None = None
+    keep_storage: str = DEFAULT_KEEP_STORAGE
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None without a budget."""
+        return None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
 
     def timeout(self, name: str) -> float:
-        """The named timeout of `Timeouts`, in seconds, scaled by `timeout_scale`."""
-        return getattr(self.timeouts, name) * self.timeout_scale
+        """The named timeout of `Timeouts`, in seconds, scaled by `timeout_scale`; `build` is also
+        capped by `limits.build`, and every timeout by what is left of the time budget."""
+        seconds = getattr(self.timeouts, name) * self.timeout_scale
+        if name == "build" and self.limits.build is not None:
+            seconds = min(seconds, self.limits.build)
+        left = self.remaining()
+        return seconds if left is None else min(seconds, left)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 SCHEMA_VERSION = "1.0"
 PASSED, FAILED, ERROR = "passed", "failed", "error"
+# Lines of GradeReport.errors that are notes, not reasons the run could not grade.
+NOTE_PREFIXES = ("cleanup:", "warning:")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,11 @@ class GradeReport:
     @property
     def checks(self) -> tuple[CheckResult, ...]:
         return tuple(c for t in self.tasks for c in t.checks)
+
+    @property
+    def blocking_errors(self) -> tuple[str, ...]:
+        """`errors` without the notes (NOTE_PREFIXES: cleanup problems, student-mode warnings)."""
+        return tuple(e for e in self.errors if not e.startswith(NOTE_PREFIXES))
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import platform
@@ -34,6 +35,12 @@ PREFETCH = ("stack", "mlflow_container", "mlapp_container", "mlapp_api", "mlflow
 CONCURRENT_PHASES = ("inspect",)
 CHECK_WORKERS = 4
 BUG_HINT = "This is a fault in the grader, not in your work: please report it with the JSON report attached."
+WARNING = "warning: "   # report `errors` lines that cost nothing and do not stop grading
+
+
+def out_of_time(ctx: Context) -> str:
+    """The message of a check the time budget left no time for."""
+    return f"Not checked: time budget of {ctx.options.time_budget:.0f} s ran out"
 
 
 @contextmanager
@@ -100,6 +107,10 @@ def run_check(ctx: Context, spec: CheckSpec, *, rubric: Rubric) -> CheckResult:
     impl = registry.get(spec.id)
     started = time.monotonic()
     blame = None
+    if ctx.expired():
+        return _result(spec, Outcome(False, out_of_time(ctx), expected="the grade to finish within its time budget",
+                                     found=out_of_time(ctx).removeprefix("Not checked: ")),
+                       rubric=rubric, blame=None, seconds=0.0)
     try:
         outcome = impl.call(ctx, _resources(ctx, impl))
     except ResourceError as exc:
@@ -111,6 +122,10 @@ def run_check(ctx: Context, spec: CheckSpec, *, rubric: Rubric) -> CheckResult:
     except Exception as exc:  # a bug in a check must cost that check, not the whole run
         log.exception("check %s crashed", spec.id)
         return _error(spec, exc, seconds=time.monotonic() - started)
+    if not outcome.passed and ctx.expired():  # its waits were cut short by the deadline
+        outcome = Outcome(False, out_of_time(ctx), expected="the grade to finish within its time budget",
+                          found=outcome.message, details=outcome.details)
+        blame = None
     try:
         result = _result(spec, outcome, rubric=rubric, blame=blame, seconds=time.monotonic() - started)
     except Exception as exc:  # e.g. a blame id the rubric does not know
@@ -164,16 +179,20 @@ def grade(*, options: Options, on_event=None, run_id: str | None = None) -> Grad
     run_id = run_id or uuid.uuid4().hex[:10]
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.monotonic()
+    if options.time_budget is not None:  # every wait of the run ends by the deadline
+        options = dataclasses.replace(options, deadline=clock + options.time_budget)
     scratch = Path(tempfile.mkdtemp(prefix=f"mlops-grader-{run_id}-", dir=options.workroot))
     ctx = Context(options=options, run_id=run_id, workdir=scratch / "submission", scratch=scratch,
                   on_event=on_event)
+    ctx.event("run", f"run {run_id} (cleanup if killed: python -m grader cleanup --run {run_id})")
     results: dict[str, CheckResult] = {}
     errors: list[str] = []
     needed = {r for s in specs for r in registry.get(s.id).resources}
     try:
         with _sigterm_as_interrupt():
             try:
-                prepare(submission=options.submission, dest=ctx.workdir, solution=options.solution)
+                prepare(submission=options.submission, dest=ctx.workdir, solution=options.solution,
+                        on_skip=ctx.warn)
                 plant_markers(ctx.workdir)
             except WorkspaceError as exc:
                 errors.append(str(exc))
@@ -192,6 +211,10 @@ def grade(*, options: Options, on_event=None, run_id: str | None = None) -> Grad
         errors += [f"cleanup: {p}" for p in ctx.close()]
         if not options.keep:
             shutil.rmtree(scratch, ignore_errors=True)
+    errors += [WARNING + w for w in ctx.warnings]
+    if ctx.deadline is not None and any(r.message == out_of_time(ctx) for r in results.values()):
+        errors.append(WARNING + f"the time budget of {options.time_budget:.0f} s ran out: the checks not "
+                                "reached fail as not checked")
     for spec in specs:
         if spec.id not in results:  # the workspace could not be made
             results[spec.id] = _result(spec, Outcome(False, "Not checked: " + "; ".join(errors),

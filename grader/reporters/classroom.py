@@ -46,9 +46,9 @@ def _message(check, errors) -> str | None:
 
 def as_dict(report: GradeReport) -> dict:
     checks = [c for _, c in visible_checks(report)]
-    if any(c.status == ERROR for c in checks) or (report.errors and not checks):
+    if any(c.status == ERROR for c in checks) or (report.blocking_errors and not checks):
         status = "error"
-    elif all(c.passed for c in checks) and not report.errors:
+    elif all(c.passed for c in checks) and not report.blocking_errors:
         status = "pass"
     else:
         status = "fail"

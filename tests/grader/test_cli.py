@@ -20,6 +20,7 @@ import pytest
 
 from grader import cli, commands
 from grader.constants import LABEL_GRADER, LABEL_RUN, NO_ENGINE
+from grader.options import DEFAULT_TIME_BUDGET, Limits
 from grader.progress import Progress
 from grader.reporters import json_report
 from grader.results import CheckResult, GradeReport, TaskResult
@@ -69,6 +70,34 @@ def test_limits_and_cache_options_reach_the_run():
     assert options.no_cache and options.instructor and options.submission == Path("sub")
     defaults = cli.options_from_args(cli.grade_parser().parse_args([]), submission=Path("."))
     assert defaults.limits.memory is None and not defaults.no_cache
+
+
+def test_instructor_mode_limits_by_default_and_each_option_overrides():
+    def options(*argv):
+        return cli.options_from_args(cli.grade_parser().parse_args(["sub", *argv]), submission=Path("sub"))
+
+    instructor = options("--instructor")
+    assert instructor.limits == Limits.defaults() and instructor.time_budget == DEFAULT_TIME_BUDGET
+    assert options().limits == Limits() and options().time_budget is None          # student mode: off
+    assert options("--instructor", "--no-limits").limits == Limits()
+    assert options("--instructor", "--no-limits").time_budget is None
+    tuned = options("--instructor", "--limit-memory", "4g", "--limit-build", "60", "--time-budget", "90",
+                    "--keep-storage", "2g")
+    assert (tuned.limits.memory, tuned.limits.build, tuned.limits.pids) == ("4g", 60, Limits.defaults().pids)
+    assert (tuned.time_budget, tuned.keep_storage) == (90, "2g")
+    assert options("--limit-pids", "64").limits == Limits(pids=64)                  # any mode, one limit
+
+
+def test_limit_options_are_checked(capsys):
+    for argv in (["--limit-memory", "lots"], ["--keep-storage", "1x"], ["--time-budget", "0"]):
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["sub", *argv])
+        assert exited.value.code == 2
+    assert "--limit-memory: not a size" in capsys.readouterr().err
+
+
+def test_warnings_do_not_change_the_exit_code():
+    assert cli.exit_code(report("passed", errors=("warning: service api: `sysctls: a=1` (...)",))) == 0
 
 
 def test_link_base_only_in_github_actions():

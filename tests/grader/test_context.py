@@ -1,16 +1,65 @@
-"""Context pieces that are pure data: resource limits as Docker SDK arguments."""
+"""Context pieces that are pure data: limits as Docker SDK and compose arguments, the time budget."""
 
 from __future__ import annotations
 
-from grader.options import Limits
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from grader.context import Context
+from grader.options import LOG_FILE_SIZE, Limits, Options, Timeouts, parse_size
+
+BOUNDED_LOGS = {"log_config": {"type": "json-file", "config": {"max-size": LOG_FILE_SIZE, "max-file": "2"}}}
 
 
 def test_limits_as_container_kwargs():
-    assert Limits().container_kwargs() == {}
+    assert Limits().container_kwargs() == BOUNDED_LOGS
     assert Limits(memory="1g", cpus=1.5, pids=256).container_kwargs() == {
-        "mem_limit": "1g", "nano_cpus": 1_500_000_000, "pids_limit": 256}
+        "mem_limit": "1g", "memswap_limit": "1g", "nano_cpus": 1_500_000_000, "pids_limit": 256, **BOUNDED_LOGS}
 
 
 def test_limits_as_compose_deploy_limits():
     assert Limits().compose_limits() == {}
     assert Limits(memory="512m", cpus=0.5).compose_limits() == {"memory": "512m", "cpus": "0.5"}
+
+
+def test_instructor_defaults_are_all_on():
+    limits = Limits.defaults()
+    assert limits.any and None not in (limits.memory, limits.cpus, limits.pids, limits.build)
+    assert not Limits().any
+
+
+@pytest.mark.parametrize(("text", "size"), [("512m", 512 * 2**20), ("2g", 2 * 2**30), ("1.5g", int(1.5 * 2**30)),
+                                            ("100", 100), ("64MiB", 64 * 2**20), (4096, 4096)])
+def test_docker_sizes(text, size):
+    assert parse_size(text) == size
+
+
+def test_a_size_that_is_not_one():
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size("lots")
+
+
+def test_the_build_limit_caps_the_build_timeout():
+    assert Options(submission=Path("."), limits=Limits(build=60)).timeout("build") == 60
+    assert Options(submission=Path("."), timeout_scale=2).timeout("build") == 1800
+
+
+def test_every_timeout_ends_by_the_deadline():
+    options = Options(submission=Path("."), timeouts=Timeouts(ready=120), deadline=time.monotonic() + 5)
+    assert 4 < options.timeout("ready") <= 5
+    late = Options(submission=Path("."), deadline=time.monotonic() - 1)
+    assert late.timeout("stack_up") == 0 and late.remaining() == 0
+    assert Options(submission=Path(".")).remaining() is None
+
+
+def test_context_deadline_and_warnings(tmp_path):
+    events = []
+    ctx = Context(options=Options(submission=tmp_path, deadline=time.monotonic() - 1), run_id=uuid.uuid4().hex[:10],
+                  workdir=tmp_path, scratch=tmp_path, on_event=lambda kind, text: events.append(kind))
+    assert ctx.expired()
+    ctx.warn("a note")
+    ctx.warn("a note")
+    assert ctx.warnings == ["a note"] and events == ["warning"]
