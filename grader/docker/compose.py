@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import json
 import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from grader.constants import API_DOCKERFILE, COMPOSE_FILES, MLFLOW_DOCKERFILE, ROLES
+from grader.docker import policy
 from grader.errors import ResourceError
 from grader.parse.dockerfiles import DockerfileModel
 from grader.parse.shellwords import argv_words, option, substitute
@@ -42,14 +46,51 @@ def compose_argv() -> tuple[str, ...]:
                         "answers. Run `python -m grader doctor` for the fix.")
 
 
+# What compose may see of the grader's environment: how to reach the engine and find the plugin.
+# Nothing else, because compose interpolates `${VAR}` and passes value-less `environment:` entries
+# from it: an instructor's AWS_SECRET_ACCESS_KEY must not reach a submission's containers (issue 14).
+COMPOSE_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR", "DOCKER_HOST",
+                    "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_API_VERSION")
+
+
+def compose_environment(environ=os.environ) -> dict[str, str]:
+    """The environment compose runs with: COMPOSE_ENV_KEEP only (COMPOSE_FILE, COMPOSE_PROFILES and
+    any secret of the caller's shell stay out)."""
+    return {k: environ[k] for k in COMPOSE_ENV_KEEP if k in environ}
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True).prctl if name and sys.platform.startswith("linux") else None
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec: no locks, no imports
+    prctl = _PRCTL
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PRCTL = _prctl()
+
+
 def run_compose(args: list[str], *, timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run compose with `args`; ResourceError if it does not finish within `timeout` seconds."""
+    """Run compose with `args`; ResourceError if it does not finish within `timeout` seconds.
+
+    Compose sees only COMPOSE_ENV_KEEP of the environment, and on Linux it is killed with the
+    grader (PR_SET_PDEATHSIG): a grader killed with SIGKILL leaves no `up` running on its own.
+    """
     argv = [*compose_argv(), *args]
     log.debug("running %s", shlex.join(argv))
-    # COMPOSE_PROFILES, COMPOSE_FILE ... in the caller's shell must not change what is graded.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                              env=compose_environment(), preexec_fn=_die_with_parent if _PRCTL else None)
     except subprocess.TimeoutExpired:
         raise ResourceError(f"`docker compose {' '.join(args[:8])}` did not finish within {timeout:.0f} s") from None
 
@@ -250,12 +291,18 @@ class ComposeModel:
         return None
 
 
-def load(workspace: Path, *, timeout: float = 60) -> ComposeModel:
-    """Normalise the workspace's compose file with compose itself; ResourceError quotes compose."""
+def compose_file(workspace: Path) -> Path:
+    """The workspace's compose file (the first of COMPOSE_FILES); ResourceError when there is none."""
     file = next((workspace / n for n in COMPOSE_FILES if (workspace / n).is_file()), None)
     if file is None:
         raise ResourceError("docker-compose.yml is missing: expected it at the repository root",
                             expected="docker-compose.yml at the repository root")
+    return file
+
+
+def load(workspace: Path, *, timeout: float = 60) -> ComposeModel:
+    """Normalise the workspace's compose file with compose itself; ResourceError quotes compose."""
+    file = compose_file(workspace)
     # --profile '*' shows one-off services too, so roles are chosen knowing every candidate.
     result = run_compose(["--profile", "*", "-f", str(file), "--project-directory", str(workspace),
                           "config", "--format", "json"], timeout=timeout, cwd=workspace)
@@ -282,4 +329,9 @@ def describe(model: ComposeModel) -> str:
 def compose(ctx) -> ComposeModel:
     """The compose model whenever `docker compose config` accepts the file; a role it lacks costs
     only the checks that need that role (ComposeModel.require), not the whole compose task."""
+    # Compose reads env files, label files, included and extended files as it loads the project:
+    # the raw files are checked first, so nothing outside the submission is ever read (issue 14).
+    found = policy.preflight(ctx.workdir, compose_file(ctx.workdir), instructor=ctx.options.instructor,
+                             variables=compose_environment())
+    policy.settle(found, what="read this compose file", blame="6.valid", warn=ctx.warn)
     return load(ctx.workdir)

@@ -161,3 +161,27 @@ def test_skeleton_compose_is_a_clean_failure(tmp_path):
     (tmp_path / "docker-compose.yml").write_text((REPO / "docker-compose.yml").read_text())
     with pytest.raises(ResourceError, match="no service builds"):
         load(tmp_path).require("mlapp", "mlflow")
+
+
+def test_nothing_of_the_graders_environment_reaches_the_project(tmp_path, monkeypatch):
+    # Interpolation and value-less `environment:` entries read the environment compose runs in.
+    monkeypatch.setenv("MLOPS_GRADER_TEST_SECRET", "instructor-only")
+    monkeypatch.setenv("COMPOSE_PROFILES", "jobs")
+    write(tmp_path, {"docker-compose.yml": textwrap.dedent("""\
+        services:
+          api:
+            build: {context: ., dockerfile: Dockerfile.mlapp}
+            environment: [MLOPS_GRADER_TEST_SECRET, "COPY=${MLOPS_GRADER_TEST_SECRET:-unset}"]
+          tracking:
+            build: {context: ., dockerfile: Dockerfile.mlflow}
+    """)})
+    env = load(tmp_path).environment("api")
+    assert env["COPY"] == "unset" and env.get("MLOPS_GRADER_TEST_SECRET") is None
+
+
+def test_compose_sees_only_what_it_needs_of_the_environment():
+    from grader.docker.compose import compose_environment
+
+    kept = compose_environment({"PATH": "/bin", "HOME": "/root", "DOCKER_HOST": "unix:///x.sock",
+                                "AWS_SECRET_ACCESS_KEY": "s", "COMPOSE_FILE": "/etc/x.yml"})
+    assert kept == {"PATH": "/bin", "HOME": "/root", "DOCKER_HOST": "unix:///x.sock"}
