@@ -21,18 +21,39 @@ log = logging.getLogger(__name__)
 DEFAULT_LOG_DIR = "/app/logs"
 
 
+# As the stack's networks (grader.docker.stack.ISOLATED_NETWORK): internal, and no address on the
+# host's end of the bridge, so a standalone container reaches neither the internet nor the host.
+ISOLATED_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+FAST_DNS_FAILURE = ["timeout:1", "attempts:1"]   # an outside name fails in a second, not ten
+
+
+@provides("run_network", depends=())
+def run_network(ctx):
+    """The run's own isolated network for standalone containers (removed at cleanup)."""
+    try:
+        network = ctx.docker.networks.create(ctx.name("net"), driver="bridge", internal=True,
+                                             options=ISOLATED_OPTIONS, labels=ctx.labels)
+    except APIError as exc:
+        raise ResourceError(f"could not create the run's network: {exc.explanation or exc}") from None
+    ctx.defer(f"remove network {network.name}", network.remove)
+    return network
+
+
 def start_standalone(ctx, role: str, *, blame: str, volumes: dict | None = None,
                      environment: dict | None = None) -> Service:
-    """`docker run -d` of the role's image with its own CMD: no ports; removed at cleanup.
+    """`docker run -d` of the role's image with its own CMD: no ports, on the run's isolated network,
+    within the run's limits; removed at cleanup.
 
     `volumes` and `environment` take the Docker SDK's shapes ({host path or volume: {"bind": path,
     "mode": "rw"}}, {NAME: value}). ResourceError when it cannot be created or started.
     """
     image = ctx.get(f"{role}_image")
+    network = ctx.get("run_network")
     try:
         container = ctx.docker.containers.create(image.tag, name=ctx.name(role), labels=ctx.labels,
                                                  detach=True, volumes=volumes or None,
                                                  environment=environment or None,
+                                                 network=network.name, dns_opt=FAST_DNS_FAILURE,
                                                  **ctx.options.limits.container_kwargs())
     except (APIError, ImageNotFound) as exc:
         raise ResourceError(f"the {role} container could not be created: {exc.explanation or exc}") from None
@@ -50,7 +71,7 @@ def _env(config: dict) -> dict[str, str]:
     return dict(item.partition("=")[::2] for item in config.get("Env") or [])
 
 
-@provides("mlapp_container", blame="2.api-answers", depends=("mlapp_image",))
+@provides("mlapp_container", blame="2.api-answers", depends=("mlapp_image", "run_network"))
 def mlapp_container(ctx) -> Service:
     """The API as Lab 4 runs it: a grader-made folder, writable by any user (`chmod a+w`), bind-mounted
     at the image's LOG_DIR (or at /app/logs with LOG_DIR set, when the image sets none)."""
@@ -72,7 +93,7 @@ def mlflow_data_dir(model, config: dict) -> str | None:
     return mlflow_server.data_dir(paths)
 
 
-@provides("mlflow_container", blame="5.healthy", depends=("mlflow_image", "mlflow_dockerfile"))
+@provides("mlflow_container", blame="5.healthy", depends=("mlflow_image", "mlflow_dockerfile", "run_network"))
 def mlflow_container(ctx) -> Service:
     """The tracking server as Lab 5 runs it: a fresh named volume on the folder that holds its stores."""
     folder = mlflow_data_dir(ctx.get("mlflow_dockerfile"), ctx.get("mlflow_image").config)

@@ -25,23 +25,74 @@ def remove_container(container) -> None:
         pass
 
 
+# Output the grader reads from a container, at most: a container that floods costs that container,
+# not the grader's memory (issue 14). Logs: the last LOG_MAX_LINES lines, at most LOG_MAX_BYTES
+# (their end); a probe's output: its first PROBE_MAX_BYTES (probes print one short JSON line).
+LOG_MAX_LINES = 5000
+LOG_MAX_BYTES = 1_000_000
+PROBE_MAX_BYTES = 1_000_000
+FORK_FAILED = "Resource temporarily unavailable"   # EAGAIN from fork(): the pids limit is reached
+NO_PROCESSES_LEFT = "(the container cannot start another process: it has reached its process limit)"
+
+
+def read_logs(container, *, tail: int | None = None, max_bytes: int = LOG_MAX_BYTES) -> str:
+    """A container's output (stdout and stderr): its last `tail` lines (at most LOG_MAX_LINES),
+    of which at most the last `max_bytes` bytes; "" when the engine cannot give them."""
+    lines = min(tail or LOG_MAX_LINES, LOG_MAX_LINES)
+    kept = bytearray()
+    stream = None
+    try:
+        stream = container.logs(stream=True, follow=False, tail=lines)
+        for chunk in stream:
+            kept += chunk
+            if len(kept) > 2 * max_bytes:
+                del kept[:len(kept) - max_bytes]
+    except (APIError, RequestException, OSError):
+        if not kept:
+            return ""
+    finally:
+        if stream is not None and hasattr(stream, "close"):
+            stream.close()
+    return bytes(kept[-max_bytes:]).decode("utf-8", "replace")
+
+
+def _exec(container, argv: list[str], *, user: str) -> tuple[int, str]:
+    """`docker exec` with its output read up to PROBE_MAX_BYTES; (exit code, output)."""
+    api = container.client.api
+    exec_id = api.exec_create(container.id, argv, user=user)["Id"]
+    stream = api.exec_start(exec_id, stream=True)
+    kept = bytearray()
+    try:
+        for chunk in stream:
+            kept += chunk
+            if len(kept) >= PROBE_MAX_BYTES:
+                break
+    finally:
+        if hasattr(stream, "close"):
+            stream.close()
+    code = api.exec_inspect(exec_id).get("ExitCode")
+    output = bytes(kept[:PROBE_MAX_BYTES]).decode("utf-8", "replace")
+    return (1 if code is None else code), output
+
+
 def exec_python(container, code: str, *, timeout: float = 30, user: str | None = None) -> tuple[int, str]:
     """Run `python -c code` inside a running container; return (exit code, combined output).
 
-    The probe uses only the standard library, so it works in any image that has Python.
+    The probe uses only the standard library, so it works in any image that has Python. Its
+    output is read up to PROBE_MAX_BYTES (an image's `python` may be anything).
     """
     argv = ["sh", "-c", 'exec "$(command -v python3 || command -v python)" -c "$0"', code]
     wrapped = ["timeout", str(int(timeout))] + argv
     try:
-        result = container.exec_run(wrapped, user=user or "", demux=False)
-    except APIError as exc:
-        return 126, f"docker exec failed: {exc.explanation or exc}"
-    output = (result.output or b"").decode("utf-8", "replace")
-    if result.exit_code == 127 and "timeout" in output:
-        # Images without coreutils' timeout: run unbounded (the probes bound their own I/O).
-        result = container.exec_run(argv, user=user or "", demux=False)
-        output = (result.output or b"").decode("utf-8", "replace")
-    return result.exit_code, output
+        exit_code, output = _exec(container, wrapped, user=user or "")
+        if exit_code == 127 and "timeout" in output:
+            # Images without coreutils' timeout: run unbounded (the probes bound their own I/O).
+            exit_code, output = _exec(container, argv, user=user or "")
+    except (APIError, RequestException) as exc:
+        return 126, f"docker exec failed: {getattr(exc, 'explanation', None) or exc}"
+    if exit_code != 0 and FORK_FAILED in output:
+        output += f"\n{NO_PROCESSES_LEFT}"
+    return exit_code, output
 
 
 HTTP_PROBE = r"""
@@ -131,7 +182,7 @@ def run_probe(ctx, image: str, code: str, *, timeout: float | None = None) -> tu
                 rc = container.wait(timeout=timeout).get("StatusCode", 1)
             except (RequestException, APIError):
                 raise ResourceError(f"a probe in {image} did not finish within {timeout:.0f} s") from None
-            return rc, container.logs().decode("utf-8", "replace")
+            return rc, read_logs(container)
         finally:
             remove_container(container)
     raise ResourceError(f"{image} has no python3 or python to run the grader's probe: {last}")

@@ -13,8 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from docker.errors import APIError, NotFound
-from requests.exceptions import RequestException
+from docker.errors import NotFound
 
 from grader import wait
 from grader.docker import probes
@@ -74,11 +73,9 @@ def _seconds(start: str, end: str) -> float | None:
 
 
 def log_tail(container, lines: int = LOG_TAIL) -> str:
-    """The last `lines` lines of a container's output ("" when the engine cannot give them)."""
-    try:
-        return container.logs(tail=lines).decode("utf-8", "replace").rstrip()
-    except (APIError, RequestException):
-        return ""
+    """The last `lines` lines of a container's output, at most probes.LOG_MAX_BYTES ("" when the
+    engine cannot give them)."""
+    return probes.read_logs(container, tail=lines).rstrip()
 
 
 def exited_error(container, *, blame: str | None = None, what: str = "the container") -> ResourceError:
@@ -180,12 +177,9 @@ class Service:
         return f"http://{self.ip}:{self.port}{path}"
 
     def logs(self, *, tail: int | None = None) -> str:
-        """The container's output (stdout and stderr), the last `tail` lines when given."""
-        try:
-            raw = self.container.logs(tail=tail) if tail else self.container.logs()
-        except (APIError, RequestException):
-            return ""
-        return raw.decode("utf-8", "replace")
+        """The container's output (stdout and stderr): the last `tail` lines when given, else the
+        last probes.LOG_MAX_LINES; at most probes.LOG_MAX_BYTES (the end) either way."""
+        return probes.read_logs(self.container, tail=tail)
 
     # -- probes from inside ---------------------------------------------------------------------
     def exec_python(self, code: str, *, timeout: float = 30) -> tuple[int, str]:

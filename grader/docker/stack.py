@@ -17,7 +17,7 @@ from grader.docker import policy
 from grader.docker.compose import ComposeModel, run_compose
 from grader.docker.service import Service, exited_error, exposed_ports, log_tail
 from grader.errors import ResourceError
-from grader.options import Limits
+from grader.options import LOG_FILE_SIZE, LOG_FILES, Limits
 from grader.resources import provides
 
 log = logging.getLogger(__name__)
@@ -43,13 +43,25 @@ _Dumper.add_representer(
 RESET_LIST, RESET_VALUE = _Reset(True), _Reset(False)
 
 
+# Every network of a graded stack: containers reach each other (by service name) and nothing else.
+# `internal` cuts the way out; `inhibit_ipv4` leaves the host's end of the bridge without an
+# address, so the grading machine's own services are out of reach too (on Engine 20.10 an
+# internal network still gives the host a gateway address containers can connect to).
+ISOLATED_NETWORK = {"internal": True, "driver_opts": {"com.docker.network.bridge.inhibit_ipv4": "true"}}
+# With no way out, a lookup of an outside name fails: in about a second instead of ten.
+FAST_DNS_FAILURE = ["timeout:1", "attempts:1"]
+# The json-file driver with a ring of files: a container that floods its output fills only that.
+BOUNDED_LOGGING = {"driver": "json-file", "options": {"max-size": LOG_FILE_SIZE, "max-file": LOG_FILES}}
+
+
 def override(model: ComposeModel, *, labels: dict[str, str], name, images: dict[str, str],
              limits: Limits) -> dict:
-    """The override that isolates a run: no host ports or fixed names, per-run images/networks/volumes."""
+    """The override that isolates a run: no host ports or fixed names, per-run images/networks/volumes,
+    internal networks only, bounded logs, and the limits (memory without swap) when they are on."""
     services = {}
     for svc_name, svc in model.services.items():
         spec: dict = {"ports": RESET_LIST, "container_name": RESET_VALUE, "labels": dict(labels),
-                      "pull_policy": "never"}
+                      "pull_policy": "never", "logging": dict(BOUNDED_LOGGING), "dns_opt": list(FAST_DNS_FAILURE)}
         if svc_name in images:
             spec["image"] = images[svc_name]
         if svc.get("container_name"):
@@ -62,12 +74,15 @@ def override(model: ComposeModel, *, labels: dict[str, str], name, images: dict[
                 if key in wanted:
                     spec[short] = RESET_VALUE
             spec["deploy"] = {"resources": {"limits": wanted}}
+            if "memory" in wanted:
+                spec["memswap_limit"] = wanted["memory"]  # no swap beyond the memory limit
         services[svc_name] = spec
     result: dict = {"services": services}
     for kind, declared in (("networks", model.networks_declared), ("volumes", model.volumes_declared)):
         if declared:
             # An explicit per-run name: a student's fixed `name:` must not reach their real data.
-            result[kind] = {key: {"name": name(f"{kind[:3]}-{key}"), "labels": dict(labels)}
+            result[kind] = {key: {"name": name(f"{kind[:3]}-{key}"), "labels": dict(labels),
+                                  **(ISOLATED_NETWORK if kind == "networks" else {})}
                             for key in sorted(declared)}
     return result
 
@@ -390,7 +405,7 @@ def stack(ctx) -> Stack:
     model: ComposeModel = ctx.get("compose")
     if not any(getattr(model, role) for role in ROLES):
         model.require(*ROLES)  # raises: no service builds either Dockerfile
-    policy.enforce(model, instructor=ctx.options.instructor)
+    policy.enforce(model, instructor=ctx.options.instructor, blame="7.stack-healthy", warn=ctx.warn)
     images = {svc: image.tag for svc, image in ctx.get("stack_images").items()}
     data = override(model, labels=ctx.labels, name=ctx.name, images=images, limits=ctx.options.limits)
     path = ctx.scratch / "compose.override.yml"

@@ -7,11 +7,15 @@ import time
 import pytest
 
 from grader.docker.probes import (
+    LOG_MAX_BYTES,
+    NO_PROCESSES_LEFT,
+    PROBE_MAX_BYTES,
     exec_python,
     http,
     last_json,
     listeners,
     probe_json,
+    read_logs,
     remove_container,
     run_probe,
 )
@@ -64,3 +68,39 @@ def test_exec_probes_in_a_running_container(tmp_path, docker_client):
         remove_container(container)  # already gone: no error
         assert ctx.close() == []
     assert leftovers(docker_client, ctx.run_id) == []
+
+
+@pytest.mark.docker
+def test_a_flooding_container_is_read_with_a_bound(tmp_path, docker_client):
+    ctx = make_context(tmp_path)
+    flood = "import sys\nline = 'flood ' * 200 + chr(10)\nwhile True: sys.stdout.write(line)"
+    container = docker_client.containers.run(BASE, ["python", "-u", "-c", flood], detach=True,
+                                             name=ctx.name("flood"), labels=ctx.labels,
+                                             **ctx.options.limits.container_kwargs())
+    try:
+        time.sleep(3)  # tens of megabytes by now
+        started = time.monotonic()
+        text = read_logs(container)
+        assert 0 < len(text.encode()) <= LOG_MAX_BYTES and text.rstrip().endswith("flood")
+        assert len(read_logs(container, tail=5).splitlines()) <= 5
+        assert time.monotonic() - started < 10
+        rc, out = exec_python(container, "import sys\nwhile True: sys.stdout.write('x' * 65536)", timeout=20)
+        assert len(out.encode()) <= PROBE_MAX_BYTES and time.monotonic() - started < 30
+        container.reload()
+        assert container.attrs["HostConfig"]["LogConfig"]["Config"] == {"max-size": "10m", "max-file": "2"}
+    finally:
+        remove_container(container)
+        assert ctx.close() == []
+
+
+@pytest.mark.docker
+def test_a_container_out_of_processes_says_so(tmp_path, docker_client):
+    ctx = make_context(tmp_path)
+    container = docker_client.containers.run(BASE, ["sleep", "60"], detach=True, name=ctx.name("pids"),
+                                             labels=ctx.labels, pids_limit=1)
+    try:
+        rc, out = exec_python(container, "print(1)")
+        assert rc != 0 and out.endswith(NO_PROCESSES_LEFT)
+    finally:
+        remove_container(container)
+        assert ctx.close() == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import stat
 import textwrap
 import uuid
@@ -13,7 +15,7 @@ import pytest
 from grader.constants import LABEL_RUN
 from grader.context import Context
 from grader.docker.compose import load, run_compose
-from grader.docker.stack import dump, override, prepare_bind_sources
+from grader.docker.stack import ISOLATED_NETWORK, dump, override, prepare_bind_sources
 from grader.errors import ResourceError
 from grader.options import Limits, Options, Timeouts
 from tests.grader.docker.test_compose import write
@@ -65,7 +67,10 @@ def test_override_isolates_every_service(tmp_path):
     assert api["labels"] == LABELS and api["pull_policy"] == "never"
     assert api["networks"] == {"net": {"aliases": ["fixed-api"]}}
     assert api["deploy"] == {"resources": {"limits": {"memory": "512m", "cpus": "1.0", "pids": 256}}}
-    assert data["networks"] == {"net": {"name": "run-net-net", "labels": LABELS}}
+    assert api["memswap_limit"] == "512m"  # no swap beyond the memory limit
+    assert api["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "2"}}
+    assert data["networks"] == {"net": {"name": "run-net-net", "labels": LABELS, "internal": True,
+                                        "driver_opts": {"com.docker.network.bridge.inhibit_ipv4": "true"}}}
     assert data["volumes"] == {"store": {"name": "run-vol-store", "labels": LABELS}}
     text = dump(data)
     assert "ports: !reset []" in text and "container_name: !reset ''" in text and "&id" not in text
@@ -135,7 +140,13 @@ def test_small_stack_is_isolated_and_cleaned_up(tmp_path, docker_client):
             assert not container.attrs["HostConfig"].get("PortBindings")
             assert container.attrs["HostConfig"]["Memory"] == 256 * 1024 * 1024
             assert container.attrs["HostConfig"]["PidsLimit"] == 128
-        assert docker_client.networks.get(ctx.name("net-net")).attrs["Labels"][LABEL_RUN] == ctx.run_id
+        network = docker_client.networks.get(ctx.name("net-net"))
+        assert network.attrs["Labels"][LABEL_RUN] == ctx.run_id
+        assert network.attrs["Internal"] and network.attrs["Options"] == ISOLATED_NETWORK["driver_opts"]
+        for container in (api_container, tracking):
+            assert container.attrs["HostConfig"]["MemorySwap"] == 256 * 1024 * 1024  # no swap
+            assert container.attrs["HostConfig"]["LogConfig"] == {
+                "Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}}
         assert docker_client.volumes.get(ctx.name("vol-store")).attrs["Labels"][LABEL_RUN] == ctx.run_id
         assert not docker_client.networks.list(names=["student-fixed-net"])
         assert not docker_client.volumes.list(filters={"name": "student-real-data"})
@@ -148,6 +159,15 @@ def test_small_stack_is_isolated_and_cleaned_up(tmp_path, docker_client):
         assert api.http("http://fixed-tracking:7000/")["status"] == 200
         assert api.port == 8000
         assert api.http("/health")["status"] == 200
+        # ... and nothing else: neither the internet nor the grading machine itself.
+        with socket.socket() as listener:
+            listener.bind(("0.0.0.0", 0))
+            listener.listen()
+            subnet = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+            host = subnet.get("Gateway") or str(ipaddress.ip_network(subnet["Subnet"])[1])  # docker0 on the host
+            for url in (f"http://{host}:{listener.getsockname()[1]}/", "http://1.1.1.1/"):
+                answer = api.http(url, timeout=3)
+                assert answer.get("status") is None and answer.get("error"), (url, answer)
         project = stack.project
     finally:
         problems = ctx.close()
