@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from docker.errors import APIError, DockerException
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -20,6 +21,7 @@ from grader import release as release_module
 from grader.batch import cli as batch_cli
 from grader.constants import LABEL_GRADER, LABEL_RUN
 from grader.docker import engine
+from grader.docker.build import trim_cache
 from grader.edition import instructor_only
 from grader.errors import EngineUnavailable, ReleaseError, WorkspaceError
 from grader.reporters.explain import points
@@ -130,6 +132,23 @@ def scratch_dirs(run_id: str | None, workroot: Path | None) -> list[Path]:
     return sorted(p for p in root.glob(pattern) if p.is_dir())
 
 
+def empty_cache(cli) -> int:
+    """Remove every cache tag (grader.docker.build), then untagged grader images no run holds."""
+    removed = trim_cache(cli, keep_bytes=-1)
+    problems = []
+    for image in cli.api.images(filters={"label": f"{LABEL_GRADER}=1", "dangling": True}):
+        if (image.get("Labels") or {}).get(LABEL_RUN):
+            continue  # a run's own image: `cleanup --run` removes it
+        try:
+            cli.images.remove(image["Id"])
+        except (APIError, DockerException) as exc:
+            problems.append(f"image {image['Id'][:19]}: {exc}")
+    print(f"removed {len(removed)} build cache entries and the untagged grader images no run holds")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def cleanup(argv: list[str]) -> int:
     """Remove everything a grading run created: containers, networks, volumes, images, scratch copies."""
 
@@ -138,6 +157,8 @@ def cleanup(argv: list[str]) -> int:
     which.add_argument("--run", dest="runs", action="append", metavar="ID", help="one run id (repeatable)")
     which.add_argument("--all", action="store_true",
                        help="every grader-labelled resource, including those of a run still in progress")
+    which.add_argument("--cache", action="store_true",
+                       help="empty the grader's build cache and remove untagged grader images")
     p.add_argument("--workroot", type=Path, metavar="DIR", help="where the runs put scratch copies")
     args = p.parse_args(argv)
     try:
@@ -145,6 +166,8 @@ def cleanup(argv: list[str]) -> int:
     except EngineUnavailable as exc:
         print(exc.message, file=sys.stderr)
         return 2
+    if args.cache:
+        return empty_cache(cli)
     runs = sorted(grader_runs(cli)) if args.all else args.runs
     problems: list[str] = []
     for run_id in runs:

@@ -9,6 +9,9 @@ from __future__ import annotations
 LABEL_GRADER = "org.mlops-kit.grader"
 LABEL_RUN = "org.mlops-kit.grader.run"
 NAME_PREFIX = "mlops-grader"     # names are <prefix>-<run id>-<suffix>; scratch dirs too
+# The build cache the grader keeps between runs (grader.docker.build.keep_as_cache): the last image
+# of each stage it built, tagged <repository>:<image id>, trimmed to --keep-storage.
+CACHE_REPOSITORY = "mlops-grader-cache"
 
 # The student's deliverables at the repository root, and where Compose looks for its file.
 API_DOCKERFILE = "Dockerfile.mlapp"

@@ -15,9 +15,11 @@ from docker.errors import ImageNotFound
 from rich.console import Console
 from rich.text import Text
 
-from grader.constants import NO_ENGINE
+from grader.constants import LABEL_GRADER, LABEL_RUN, NO_ENGINE
 from grader.docker import engine
+from grader.docker.build import cache_usage
 from grader.errors import EngineUnavailable
+from grader.options import DEFAULT_KEEP_STORAGE, parse_size
 from grader.tools import find_hadolint
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,57 @@ def check_disk(cli, *, min_free_gb: float = MIN_FREE_GB) -> Finding:
     return Finding("Disk space", OK, f"{free_gb:.1f} GB free at {root}", essential=False)
 
 
+def _gb(size: int) -> str:
+    return f"{size / 1e9:.2f} GB"
+
+
+@dataclass(frozen=True)
+class GraderDisk:
+    """What the grader holds on the engine's disk, in bytes: images of runs still there (killed or
+    --keep), the build cache (grader.docker.build.cache_usage), and untagged grader images no run
+    and no cache tag holds (left by killed builds or grader versions before the cache)."""
+
+    run_images: int
+    run_bytes: int
+    runs: int
+    cache_entries: int
+    cache_bytes: int
+    orphans: int
+    orphan_bytes: int
+
+
+def grader_disk(cli) -> GraderDisk:
+    """Measure GraderDisk on the engine (sizes from the engine's image list, bytes)."""
+    labelled = cli.api.images(filters={"label": f"{LABEL_GRADER}=1"})
+    runs = [i for i in labelled if (i.get("Labels") or {}).get(LABEL_RUN)]
+    orphans = [i for i in cli.api.images(filters={"label": f"{LABEL_GRADER}=1", "dangling": True})
+               if not (i.get("Labels") or {}).get(LABEL_RUN)]
+    cache = cache_usage(cli)
+    return GraderDisk(run_images=len(runs), run_bytes=sum(int(i.get("Size") or 0) for i in runs),
+                      runs=len({(i.get("Labels") or {})[LABEL_RUN] for i in runs}),
+                      cache_entries=len(cache.entries), cache_bytes=cache.bytes,
+                      orphans=len(orphans), orphan_bytes=sum(int(i.get("Size") or 0) for i in orphans))
+
+
+def check_grader_disk(cli, *, keep_storage: str = DEFAULT_KEEP_STORAGE) -> Finding:
+    """The disk the grader's images and build cache use, against the cache's cap."""
+    try:
+        disk = grader_disk(cli)
+    except Exception as exc:  # informational: a broken listing must not stop the doctor
+        return Finding("Grader disk", WARN, f"cannot measure: {exc}", essential=False)
+    message = (f"build cache {_gb(disk.cache_bytes)} in {disk.cache_entries} entries (cap {keep_storage}); "
+               f"{disk.run_images} images of {disk.runs} runs ({_gb(disk.run_bytes)}); "
+               f"{disk.orphans} untagged grader images ({_gb(disk.orphan_bytes)} at most)")
+    if disk.run_images:
+        return Finding("Grader disk", WARN, message, essential=False,
+                       fix="Runs that were killed or kept left images: `python -m grader cleanup --all`.")
+    if disk.cache_bytes > parse_size(keep_storage) or disk.orphans:
+        return Finding("Grader disk", WARN, message, essential=False,
+                       fix="`python -m grader cleanup --cache` empties the build cache and removes untagged "
+                           "grader images (the next grade builds from scratch).")
+    return Finding("Grader disk", OK, message, essential=False)
+
+
 def check_images(cli, images: dict[str, bool] = BASE_IMAGES) -> list[Finding]:
     findings = []
     for image, essential in images.items():
@@ -142,10 +195,12 @@ def diagnose() -> DoctorReport:
     findings += [engine_finding, check_compose()]
     if cli is not None:
         findings.append(check_disk(cli))
+        findings.append(check_grader_disk(cli))
         findings += check_images(cli)
     else:
         skipped = "not checked: no engine"
         findings.append(Finding("Disk space", WARN, skipped, essential=False))
+        findings.append(Finding("Grader disk", WARN, skipped, essential=False))
         findings += [Finding(f"Image {i}", FAIL if e else WARN, skipped, fix=None, essential=e)
                      for i, e in BASE_IMAGES.items()]
     findings.append(check_hadolint())
@@ -171,7 +226,8 @@ def render(report: DoctorReport, *, color: bool = False) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m grader doctor",
-                                description="Check Docker, Compose v2, disk space, base images and hadolint.",
+                                description="Check Docker, Compose v2, disk space (and what the grader's images "
+                                            "and build cache use), base images and hadolint.",
                                 epilog="exit codes: 0 ready to grade; 2 an essential check failed")
     p.parse_args(argv if argv is not None else sys.argv[1:])
     report = diagnose()

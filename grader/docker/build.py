@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import re
 import socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +18,10 @@ import urllib3
 from docker.errors import APIError, DockerException, ImageNotFound
 from requests.exceptions import RequestException
 
-from grader.constants import ROLES
+from grader.constants import CACHE_REPOSITORY, ROLES
+from grader.docker import policy
 from grader.errors import ResourceError
+from grader.options import parse_size
 from grader.parse.dockerfiles import DockerfileModel
 from grader.resources import provides
 
@@ -27,6 +31,9 @@ STEP = re.compile(r"^Step (?P<number>\d+)/(?P<total>\d+) : (?P<instruction>.*)$"
 IMAGE_LINE = re.compile(r"^ ---> (?P<id>[0-9a-f]{12})$")
 BUILDKIT_ONLY = re.compile(r"(--mount=|--chmod=|--link\b|--chown=\S+\s+--chmod|<<-?\s*['\"]?[A-Za-z_]+)")
 EXCERPT_LINES = 40
+# A build's output kept in memory: every `Step`/`--->` line, and the last LOG_KEEP_BYTES of the
+# rest (a RUN step that prints forever costs that build, not the grader's memory).
+LOG_KEEP_BYTES = 1_000_000
 # Appended to one source file to simulate a code change; fixed so repeated runs hit the cache.
 CODE_CHANGE = "\n# mlops-grader: simulated code change (2.deps-before-code)\n"
 
@@ -128,13 +135,13 @@ def _stream(ctx, *, timeout: float, **kwargs) -> tuple[str, str | None, str | No
                        **docker.utils.kwargs_from_env())
     fired = threading.Event()
     watchdog = threading.Timer(timeout, lambda: (fired.set(), api.abort()))
-    chunks: list[str] = []
+    chunks = BoundedLog()
     error, image_id = None, None
     watchdog.start()
     try:
         for chunk in api.build(decode=True, rm=True, forcerm=True, pull=False, **kwargs):
             if "stream" in chunk:
-                chunks.append(chunk["stream"])
+                chunks.append(str(chunk["stream"]))
             elif "error" in chunk:
                 error = chunk["error"].strip()
             elif isinstance(chunk.get("aux"), dict) and chunk["aux"].get("ID"):
@@ -148,7 +155,57 @@ def _stream(ctx, *, timeout: float, **kwargs) -> tuple[str, str | None, str | No
         api.close()
     if fired.is_set():
         error = f"the build did not finish within {timeout:.0f} s"
-    return "".join(chunks), error, image_id
+    return chunks.text(), error, image_id
+
+
+class BoundedLog:
+    """Build output with a memory bound: every structure line (`Step N/M : ...`, ` ---> ...`)
+    kept, the other output only its last `keep` bytes (LOG_KEEP_BYTES); one line says what was
+    dropped, right after the Step line whose output was cut."""
+
+    def __init__(self, keep: int = LOG_KEEP_BYTES):
+        self.keep = keep
+        self.lines: list[str] = []
+        self.partial = ""
+        self.other_bytes = 0
+        self.dropped = 0
+
+    @staticmethod
+    def structural(line: str) -> bool:
+        return bool(STEP.match(line)) or line.startswith(" ---> ")
+
+    def append(self, text: str) -> None:
+        *complete, self.partial = (self.partial + text).split("\n")
+        if len(self.partial) > self.keep:  # one endless line
+            self.dropped += len(self.partial) - self.keep
+            self.partial = self.partial[-self.keep:]
+        for line in complete:
+            self.lines.append(line)
+            if not self.structural(line):
+                self.other_bytes += len(line) + 1
+        if self.other_bytes > 2 * self.keep:
+            self._compact()
+
+    def _compact(self) -> None:
+        budget, kept = self.keep, []
+        for line in reversed(self.lines):
+            if self.structural(line):
+                kept.append(line)
+            elif budget > 0:
+                kept.append(line)
+                budget -= len(line) + 1
+            else:
+                self.dropped += len(line) + 1
+        self.lines = kept[::-1]
+        self.other_bytes = self.keep - budget
+
+    def text(self) -> str:
+        lines = self.lines + ([self.partial] if self.partial else [])
+        if self.dropped:
+            last_step = next((i for i in range(len(lines) - 1, -1, -1) if STEP.match(lines[i])), -1)
+            lines = (lines[:last_step + 1] + [f"... ({self.dropped} bytes of build output dropped by the grader)"]
+                     + lines[last_step + 1:])
+        return "".join(line + "\n" for line in lines)
 
 
 def build_image(ctx, *, context: Path, dockerfile: str, tag: str, what: str,
@@ -170,6 +227,8 @@ def build_image(ctx, *, context: Path, dockerfile: str, tag: str, what: str,
         labels=ctx.labels, buildargs=buildargs or None, target=target or None,
         nocache=ctx.options.no_cache if cache is None else not cache)
     seconds = time.monotonic() - started
+    _trim_at_cleanup(ctx)  # registered before the image's removal below, so it runs after it
+    keep_as_cache(ctx.docker, parse_steps(text, extra_steps=len(ctx.labels)))
     if image_id and not error:
         ctx.defer(f"remove image {tag}", lambda: _untag(ctx, tag))
     if error:
@@ -185,11 +244,132 @@ def build_image(ctx, *, context: Path, dockerfile: str, tag: str, what: str,
 
 
 def _untag(ctx, tag: str) -> None:
-    # noprune: the untagged parent layers stay behind as build cache for the next run
+    # Pruning stops at the cache tags (keep_as_cache): only the run's own label steps go.
     try:
-        ctx.docker.images.remove(tag, noprune=True)
+        ctx.docker.images.remove(tag)
     except ImageNotFound:
         pass
+
+
+# -- the build cache -------------------------------------------------------------------------------
+# The classic builder's cache is the chain of images each step made. A grade keeps the last image
+# of every stage it built under CACHE_REPOSITORY:<image id> (its chain stays: the next build of the
+# same Dockerfile reuses it) and removes the rest; `trim_cache` then removes the least recently
+# used tags until the images only the cache holds fit in --keep-storage (Options.keep_storage).
+_TRIM_PENDING: weakref.WeakSet = weakref.WeakSet()
+
+
+def cache_tips(steps: list[BuildStep]) -> list[str]:
+    """Image ids to keep as cache: the last step of each stage of a build (not a bare FROM)."""
+    tips = []
+    for i, step in enumerate(steps):
+        last_of_stage = i + 1 == len(steps) or steps[i + 1].instruction.upper().startswith("FROM ")
+        if last_of_stage and step.image_id and not step.instruction.upper().startswith("FROM "):
+            tips.append(step.image_id)
+    return tips
+
+
+def keep_as_cache(cli, steps: list[BuildStep], *, repository: str = CACHE_REPOSITORY) -> list[str]:
+    """Tag a build's stage tips <repository>:<id> (a tag already there is refreshed: it counts
+    as used now); the tags. Also after a failed build: the steps it finished are cache too.
+    Never raises: an image already gone is simply not kept."""
+    tagged = []
+    for image_id in cache_tips(steps):
+        try:
+            cli.api.tag(image_id, repository, image_id[:12])
+            tagged.append(f"{repository}:{image_id[:12]}")
+        except (APIError, DockerException, OSError) as exc:
+            log.info("cannot keep %s as cache: %s", image_id, exc)
+    return tagged
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    tag: str
+    image_id: str
+    last_used: str       # the engine's Metadata.LastTagTime: when a build last made or hit it
+
+
+@dataclass(frozen=True)
+class CacheUsage:
+    entries: tuple[CacheEntry, ...]   # least recently used first
+    bytes: int                        # disk the cache alone holds (images no other tag keeps)
+
+
+def cache_usage(cli, *, repository: str = CACHE_REPOSITORY) -> CacheUsage:
+    """The build cache: its tags, least recently used first, and the bytes (not MB) of the image
+    chains only it holds: each image's own layer (its Size minus its parent's) counted once, the
+    walk stopping at an image tagged outside the cache (a base image, a run's own tag)."""
+    images = {i["Id"]: i for i in cli.api.images(all=True)}
+    prefix = f"{repository}:"
+    entries = []
+    for image in images.values():
+        for tag in image.get("RepoTags") or []:
+            if tag.startswith(prefix):
+                try:
+                    last = (cli.api.inspect_image(image["Id"]).get("Metadata") or {}).get("LastTagTime") or ""
+                except (APIError, DockerException):
+                    continue  # removed meanwhile
+                entries.append(CacheEntry(tag=tag, image_id=image["Id"], last_used=last))
+    held: set[str] = set()
+    total = 0
+    for entry in entries:
+        current = images.get(entry.image_id)
+        while current is not None and current["Id"] not in held:
+            tags = [t for t in current.get("RepoTags") or [] if t != "<none>:<none>"]
+            if any(not t.startswith(prefix) for t in tags):
+                break
+            held.add(current["Id"])
+            parent = images.get(current.get("ParentId") or "")
+            total += max(int(current.get("Size") or 0) - int((parent or {}).get("Size") or 0), 0)
+            current = parent
+    entries.sort(key=lambda e: _when(e.last_used))
+    return CacheUsage(entries=tuple(entries), bytes=total)
+
+
+def _when(stamp: str) -> dt.datetime:
+    """The engine's timestamps (`2026-11-30T17:58:40.264645238Z`) as naive UTC datetimes."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    try:
+        return dt.datetime.fromisoformat(f"{head.replace(' ', 'T')}.{(frac + '000000')[:6]}")
+    except ValueError:
+        return dt.datetime.min
+
+
+def trim_cache(cli, *, keep_bytes: int, repository: str = CACHE_REPOSITORY) -> list[str]:
+    """Remove the least recently used cache tags until the cache holds at most `keep_bytes` bytes
+    (untagging prunes the chain's images that no other tag or image needs); the tags removed.
+    An entry in use (a container of it, a build on it) is skipped."""
+    removed = []
+    usage = cache_usage(cli, repository=repository)
+    for entry in usage.entries:
+        if usage.bytes <= keep_bytes:
+            break
+        try:
+            cli.images.remove(entry.tag)
+        except (APIError, DockerException) as exc:
+            log.info("cannot remove %s from the cache: %s", entry.tag, exc)
+            continue
+        removed.append(entry.tag)
+        usage = cache_usage(cli, repository=repository)
+    return removed
+
+
+def _trim_at_cleanup(ctx) -> None:
+    """Once per run (registered before the run's images' removal, so it runs after it): trim the
+    cache to the run's --keep-storage."""
+    if ctx in _TRIM_PENDING:
+        return
+    _TRIM_PENDING.add(ctx)
+    limit = parse_size(ctx.options.keep_storage)
+
+    def trim() -> None:
+        removed = trim_cache(ctx.docker, keep_bytes=limit)
+        if removed:
+            ctx.event("teardown", f"build cache over {ctx.options.keep_storage}: removed the "
+                                  f"{len(removed)} least recently used entries")
+
+    ctx.defer("trim the build cache", trim)
 
 
 def _build_failure(ctx, *, what: str, dockerfile: Path, text: str, error: str) -> ResourceError:
@@ -245,6 +425,8 @@ def mlflow_image(ctx) -> BuiltImage:
 def stack_images(ctx) -> dict[str, BuiltImage]:
     """One image per compose service with `build:`, tagged mlops-grader-<run>-<service>."""
     compose = ctx.get("compose")
+    # Nothing is built from a project the grader would not start (build contexts outside it ...).
+    policy.enforce(compose, instructor=ctx.options.instructor, blame="7.stack-healthy", warn=ctx.warn)
     images: dict[str, BuiltImage] = {}
     built: dict[tuple, BuiltImage] = {}  # never the same build twice in one run (issue 13)
     for service in compose.services_with_build():

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
+from docker.errors import ImageNotFound
 
-from grader.constants import LABEL_GRADER, LABEL_RUN
+from grader.constants import CACHE_REPOSITORY, LABEL_GRADER, LABEL_RUN
 from grader.docker.build import (
     CODE_CHANGE,
+    BoundedLog,
     build_image,
+    cache_tips,
+    cache_usage,
     failure_excerpt,
+    keep_as_cache,
     parse_steps,
     rebuild_after_code_change,
     renumber,
+    trim_cache,
 )
 from grader.errors import ResourceError
 from tests.grader.dockerkit import BASE, leftovers, make_context, make_submission
@@ -42,6 +49,30 @@ def test_parse_steps_hides_the_graders_label_steps():
     assert steps[1].instruction == "RUN pip install \\"
     assert steps[2].label == "step 3/3 `COPY f /f`"
     assert renumber(LOG, 2).startswith("Step 1/3 : FROM")
+
+
+def test_cache_tips_are_the_last_step_of_each_stage():
+    log = ("Step 1/6 : FROM base AS builder\n ---> aaaaaaaaaaaa\nStep 2/6 : RUN pip install x\n ---> bbbbbbbbbbbb\n"
+           "Step 3/6 : FROM base\n ---> aaaaaaaaaaaa\nStep 4/6 : COPY --from=builder /x /x\n ---> cccccccccccc\n"
+           "Step 5/6 : FROM scratch AS unused\n ---> dddddddddddd\n"
+           "Step 6/6 : LABEL org.mlops-kit.grader=1\n ---> eeeeeeeeeeee\n")
+    # the builder's tip and the final stage's last Dockerfile step; not a bare FROM, not the label steps
+    assert cache_tips(parse_steps(log, extra_steps=1)) == ["bbbbbbbbbbbb", "cccccccccccc"]
+
+
+def test_a_flooding_build_step_costs_the_build_not_the_graders_memory():
+    log = BoundedLog(keep=10_000)
+    log.append("Step 1/2 : FROM x\n ---> aaaaaaaaaaaa\nStep 2/2 : RUN yes\n ---> Running in 123\n")
+    for _ in range(5000):
+        log.append("y\n" * 100)       # 1 MB of output in all
+    log.append("x" * 50_000)          # and one endless line
+    log.append("\nThe command returned a non-zero code: 1\n")
+    text = log.text()
+    assert len(text) < 40_000
+    assert text.startswith("Step 1/2 : FROM x\n ---> aaaaaaaaaaaa\nStep 2/2 : RUN yes\n")
+    assert "bytes of build output dropped by the grader" in text.splitlines()[3]
+    assert text.endswith("The command returned a non-zero code: 1\n")
+    assert [s.number for s in parse_steps(text)] == [1, 2]
 
 
 def test_failure_excerpt_keeps_the_step_line_and_the_last_output():
@@ -163,3 +194,58 @@ def test_stack_images_share_the_role_builds(tmp_path, docker_client):
     finally:
         assert ctx.close() == []
     assert leftovers(docker_client, ctx.run_id) == []
+
+
+@pytest.mark.docker
+def test_a_grade_keeps_only_its_stage_tips_as_cache(tmp_path, docker_client):
+    marker = uuid.uuid4().hex  # content no earlier build has: every step is new
+    dockerfile = (f"FROM {BASE} AS builder\nRUN echo {marker} > /built\n"
+                  f"FROM {BASE}\nCOPY --from=builder /built /built\nRUN echo {marker}-final > /final\n")
+    ctx = _context(tmp_path, dockerfile)
+    image = _build(ctx)
+    made = [s.image_id for s in image.steps if not s.instruction.startswith("FROM")]
+    tips = cache_tips(list(image.steps))
+    assert len(tips) == 2 and tips[-1] == made[-1]
+    assert ctx.close() == [] and leftovers(docker_client, ctx.run_id) == []
+    try:
+        for tip in tips:  # kept, under the cache's name, with the chain below it
+            assert f"{CACHE_REPOSITORY}:{tip}" in docker_client.images.get(tip).tags
+        for image_id in made:
+            docker_client.images.get(image_id)
+        children = [i for i in docker_client.api.images(all=True) if i.get("ParentId", "").startswith(f"sha256:{tips[-1]}")]
+        assert children == [], "the run's label steps stayed behind"
+    finally:
+        for tip in tips:
+            docker_client.images.remove(f"{CACHE_REPOSITORY}:{tip}")
+    for image_id in made:  # removing the cache tags removes the whole chain
+        with pytest.raises(ImageNotFound):
+            docker_client.images.get(image_id)
+
+
+def _cached_build(docker_client, repository: str, directory) -> str:
+    """A 20 MiB layer of its own on the base image, kept as cache under `repository`; its tag."""
+    directory.mkdir()
+    (directory / "Dockerfile").write_text(f"FROM {BASE}\nRUN head -c 20m /dev/urandom > /blob-{uuid.uuid4().hex}\n")
+    text = "".join(chunk.get("stream", "") for chunk in
+                   docker_client.api.build(path=str(directory), rm=True, forcerm=True, decode=True))
+    [tag] = keep_as_cache(docker_client, parse_steps(text), repository=repository)
+    return tag
+
+
+@pytest.mark.docker
+def test_the_cache_is_trimmed_least_recently_used_first(tmp_path, docker_client):
+    repository = f"mlops-grader-test-cache-{uuid.uuid4().hex[:8]}"  # not the real cache: others use it
+    try:
+        first, second, third = (_cached_build(docker_client, repository, tmp_path / str(i)) for i in range(3))
+        usage = cache_usage(docker_client, repository=repository)
+        assert [e.tag for e in usage.entries] == [first, second, third]
+        assert 60e6 < usage.bytes < 70e6  # three 20 MiB layers, the base image not counted
+        keep_as_cache(docker_client, parse_steps(f"Step 1/1 : RUN x\n ---> {first.split(':')[1]}\n"),
+                      repository=repository)  # a build hits `first` again: it is the most recent now
+        removed = trim_cache(docker_client, keep_bytes=45_000_000, repository=repository)
+        assert removed == [second]  # the least recently used; 40 MiB are left, under the cap
+        left = cache_usage(docker_client, repository=repository)
+        assert [e.tag for e in left.entries] == [third, first] and left.bytes <= 45_000_000
+    finally:
+        trim_cache(docker_client, keep_bytes=-1, repository=repository)
+    assert cache_usage(docker_client, repository=repository).entries == ()
