@@ -21,7 +21,7 @@ from grader import release as release_module
 from grader.batch import cli as batch_cli
 from grader.constants import LABEL_GRADER, LABEL_RUN
 from grader.docker import engine
-from grader.docker.build import trim_cache
+from grader.docker.build import created_images, remove_unkept, trim_cache
 from grader.edition import instructor_only
 from grader.errors import EngineUnavailable, ReleaseError, WorkspaceError
 from grader.reporters.explain import points
@@ -170,9 +170,15 @@ def cleanup(argv: list[str]) -> int:
         return empty_cache(cli)
     runs = sorted(grader_runs(cli)) if args.all else args.runs
     problems: list[str] = []
+    # Images a killed build made carry no label: their ids are written down in the scratch copy.
+    made = [i for run_id in ([None] if args.all else runs) for path in scratch_dirs(run_id, args.workroot)
+            for i in created_images(path)]
     for run_id in runs:
         problems += engine.sweep(cli, run_id=run_id)
         print(f"removed the resources labelled {LABEL_RUN}={run_id}")
+    removed = remove_unkept(cli, made)
+    if removed:
+        print(f"removed {len(removed)} images of builds cut off mid-way")
     for run_id in ([None] if args.all else runs):
         for path in scratch_dirs(run_id, args.workroot):
             shutil.rmtree(path, ignore_errors=True)

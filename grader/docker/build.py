@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def _stream(ctx, *, timeout: float, **kwargs) -> tuple[str, str | None, str | No
                        **docker.utils.kwargs_from_env())
     fired = threading.Event()
     watchdog = threading.Timer(timeout, lambda: (fired.set(), api.abort()))
-    chunks = BoundedLog()
+    chunks = BoundedLog(on_created=lambda image_id: record_created(ctx.scratch, image_id))
     error, image_id = None, None
     watchdog.start()
     try:
@@ -163,12 +164,14 @@ class BoundedLog:
     kept, the other output only its last `keep` bytes (LOG_KEEP_BYTES); one line says what was
     dropped, right after the Step line whose output was cut."""
 
-    def __init__(self, keep: int = LOG_KEEP_BYTES):
+    def __init__(self, keep: int = LOG_KEEP_BYTES, *, on_created: Callable[[str], None] | None = None):
         self.keep = keep
         self.lines: list[str] = []
         self.partial = ""
         self.other_bytes = 0
         self.dropped = 0
+        self.on_created = on_created      # called with each image id a step makes (not a cache hit)
+        self._step_reuses = True          # the current step makes no image: FROM, or "Using cache"
 
     @staticmethod
     def structural(line: str) -> bool:
@@ -183,6 +186,12 @@ class BoundedLog:
             self.lines.append(line)
             if not self.structural(line):
                 self.other_bytes += len(line) + 1
+            elif match := STEP.match(line):
+                self._step_reuses = match["instruction"].upper().startswith("FROM ")
+            elif line.strip() == "---> Using cache":
+                self._step_reuses = True
+            elif (match := IMAGE_LINE.match(line)) and not self._step_reuses and self.on_created:
+                self.on_created(match["id"])
         if self.other_bytes > 2 * self.keep:
             self._compact()
 
@@ -249,6 +258,48 @@ def _untag(ctx, tag: str) -> None:
         ctx.docker.images.remove(tag)
     except ImageNotFound:
         pass
+
+
+# -- images a killed run made ---------------------------------------------------------------------
+# A build's intermediate images carry no label (the grader's labels come with its last steps), so
+# a grader killed mid-build could not find them again: each image a step makes is written down in
+# the run's scratch directory as it is made, and `cleanup --run` removes those nothing kept.
+CREATED_IMAGES = "created-images.txt"
+
+
+def record_created(scratch: Path, image_id: str) -> None:
+    """Write down an image a build step made (one id a line, in `scratch`/CREATED_IMAGES)."""
+    try:
+        with open(scratch / CREATED_IMAGES, "a", encoding="utf-8") as record:
+            record.write(image_id + "\n")
+    except OSError as exc:  # a scratch directory removed meanwhile: nothing to remember
+        log.info("cannot record image %s: %s", image_id, exc)
+
+
+def created_images(scratch: Path) -> list[str]:
+    """The image ids record_created wrote down in `scratch` (none when there is no record)."""
+    try:
+        return (scratch / CREATED_IMAGES).read_text(encoding="utf-8").split()
+    except OSError:
+        return []
+
+
+def remove_unkept(cli, image_ids: list[str]) -> list[str]:
+    """Remove the images among `image_ids` that nothing keeps (no tag, no child image): what a
+    killed build left. Images the cache or anything else holds stay. Returns the ids removed."""
+    images = cli.api.images(all=True)
+    parents = {i.get("ParentId") for i in images}
+    removed = []
+    for image in images:
+        short = image["Id"].removeprefix("sha256:")[:12]
+        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+        if short in image_ids and not tags and image["Id"] not in parents:
+            try:
+                cli.images.remove(image["Id"])  # and its own untagged parents, as far as nothing else needs them
+                removed.append(short)
+            except (APIError, DockerException) as exc:
+                log.info("cannot remove %s: %s", short, exc)
+    return removed
 
 
 # -- the build cache -------------------------------------------------------------------------------

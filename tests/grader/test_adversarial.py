@@ -19,7 +19,7 @@ from grader.results import ERROR, PASSED
 from grader.rubric import load
 from grader.run import grade
 from grader.workspace import prepare
-from tests.grader.dockerkit import leftovers
+from tests.grader.dockerkit import traces
 from tests.grader.overlays import REPO, Overlay, fill, make_outside
 
 ADVERSARIAL = Path(__file__).with_name("adversarial")
@@ -45,16 +45,6 @@ def test_every_policy_rule_has_a_case_and_every_case_is_well_formed():
 @pytest.fixture(scope="module")
 def reference_copy(tmp_path_factory) -> Path:
     return prepare(submission=REPO, dest=tmp_path_factory.mktemp("adversarial") / "reference", solution=True)
-
-
-def traces(client, run_id: str) -> list[str]:
-    """Anything of the run on the engine: labelled resources, and names carrying the run id."""
-    found = leftovers(client, run_id)
-    found += [f"container {c.name}" for c in client.containers.list(all=True) if run_id in c.name]
-    found += [f"network {n.name}" for n in client.networks.list() if run_id in n.name]
-    found += [f"volume {v.name}" for v in client.volumes.list() if run_id in v.name]
-    found += [f"image {t}" for i in client.images.list() for t in i.tags if run_id in t]
-    return sorted(set(found))
 
 
 def build_containers(client) -> list[str]:
