@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.edition import instructor_only
-from grader.options import Options
+from grader.options import DEFAULT_TIME_BUDGET, Limits, Options
 from grader.reporters.explain import hidden_note, score_line
 from grader.results import GradeReport
 from grader.rubric import load
@@ -84,9 +84,12 @@ def grade_report(request: pytest.FixtureRequest) -> GradeReport:
         with capture.global_and_fixture_disabled():
             terminal.write_line(f"grader {kind}: {text}")
 
+    instructor = config.getoption("instructor")
     options = Options(submission=_submission(config), solution=config.getoption("solution"),
-                      task_ids=tasks, instructor=config.getoption("instructor"),
-                      timeout_scale=config.getoption("grader_timeout_scale"))
+                      task_ids=tasks, instructor=instructor,
+                      timeout_scale=config.getoption("grader_timeout_scale"),
+                      limits=Limits.defaults() if instructor else Limits(),  # as `python -m grader` does
+                      time_budget=DEFAULT_TIME_BUDGET if instructor else None)
     if terminal is not None:
         with capture.global_and_fixture_disabled():
             terminal.write_line(f"\ngrading {options.submission} (tasks {', '.join(tasks) or 'none'})...")
