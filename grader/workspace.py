@@ -94,21 +94,24 @@ def prepare(*, submission: Path, dest: Path, solution: bool = False,
     shutil.copytree(submission, dest, symlinks=True, ignore=ignore)
     skipped += [f"{line}: a symlink to outside the submission, not copied (it would bring a host file "
                 "into the image or the report)" for line in confine_symlinks(dest, original=submission)]
-    for line in skipped:
-        log.warning("%s", line)
-        if on_skip is not None:
-            on_skip(line)
     if solution:
         overlay = submission / "solutions"
         if not overlay.is_dir():
             raise WorkspaceError(f"--solution: {overlay} does not exist")
         for path in sorted(overlay.rglob("*")):
             rel = path.relative_to(overlay)
+            if path.is_symlink():  # copy2 would copy what it points at, wherever that is
+                skipped.append(f"solutions/{rel}: a symlink, not laid over the copy")
+                continue
             if path.is_file() and rel.name != "README.md":
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
         log.info("laid %s over the copy", overlay)
+    for line in skipped:
+        log.warning("%s", line)
+        if on_skip is not None:
+            on_skip(line)
     return dest
 
 

@@ -46,3 +46,15 @@ def test_named_pipes_are_not_copied(tmp_path):
     dest = prepare(submission=src, dest=tmp_path / "copy", on_skip=said.append)
     assert not os.path.lexists(dest / "Dockerfile.mlflow")
     assert said == ["Dockerfile.mlflow: a pipe, socket or device, not copied"]
+
+
+def test_a_symlink_in_solutions_is_not_laid_over(tmp_path):
+    src = submission(tmp_path / "sub")
+    (src / "solutions").mkdir()
+    (src / "solutions" / "Dockerfile.mlapp").write_text("FROM reference\n")
+    os.symlink("/etc/passwd", src / "solutions" / "docker-compose.yml")
+    said = []
+    dest = prepare(submission=src, dest=tmp_path / "copy", solution=True, on_skip=said.append)
+    assert (dest / "Dockerfile.mlapp").read_text() == "FROM reference\n"
+    assert not os.path.lexists(dest / "docker-compose.yml")
+    assert "solutions/docker-compose.yml: a symlink, not laid over the copy" in said
