@@ -83,7 +83,7 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="build without the layer cache (slow; cold-build figures)")
     defaults = Limits.defaults()
     limits = p.add_argument_group(
-        "limits", f"On by default with --instructor (memory {defaults.memory} without swap, {defaults.cpus:g} CPU, "
+        "limits", f"On by default with --instructor and in batch (memory {defaults.memory} without swap, {defaults.cpus:g} CPU, "
                   f"{defaults.pids} processes per container, {defaults.build:.0f} s per build, "
                   f"{DEFAULT_TIME_BUDGET:.0f} s per submission); each option sets one in any mode.")
     limits.add_argument("--limit-memory", metavar="SIZE",
@@ -96,6 +96,8 @@ def grade_parser() -> argparse.ArgumentParser:
     limits.add_argument("--time-budget", type=float, metavar="SECONDS",
                         help=f"seconds the whole grade may take; checks not reached fail as not checked "
                              f"(default {DEFAULT_TIME_BUDGET:.0f})")
+    limits.add_argument("--limits", action="store_true",
+                        help="the default limits in student mode too (`python -m grader batch` sets it)")
     limits.add_argument("--no-limits", action="store_true", help="no default limits, also with --instructor")
     p.add_argument("--keep-storage", metavar="SIZE", default=DEFAULT_KEEP_STORAGE,
                    help="disk the grader's build cache may keep between runs, least recently used removed "
@@ -183,9 +185,9 @@ def write_output(text: str, output: Path | None) -> None:
 
 
 def options_from_args(args, *, submission: Path):
-    """The grading run's Options from parsed `grade` arguments: with --instructor (and without
-    --no-limits) Limits.defaults() and DEFAULT_TIME_BUDGET, each overridden by its own option."""
-    on = args.instructor and not args.no_limits
+    """The grading run's Options from parsed `grade` arguments: with --instructor or --limits (and
+    without --no-limits) Limits.defaults() and DEFAULT_TIME_BUDGET, each overridden by its own option."""
+    on = (args.instructor or args.limits) and not args.no_limits
     base = Limits.defaults() if on else Limits()
     limits = Limits(memory=args.limit_memory or base.memory,
                     cpus=args.limit_cpus if args.limit_cpus is not None else base.cpus,

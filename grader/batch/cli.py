@@ -62,11 +62,29 @@ def batch_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-memory", metavar="SIZE", help="passed to every grader: memory limit per container")
     p.add_argument("--limit-cpus", metavar="N", help="passed to every grader: CPU limit per container")
     p.add_argument("--limit-pids", metavar="N", help="passed to every grader: process limit per container")
+    p.add_argument("--limit-build", metavar="SECONDS", help="passed to every grader: time limit of one build")
+    p.add_argument("--time-budget", metavar="SECONDS",
+                   help="passed to every grader: its time budget, which ends a grade with a report before "
+                        "--timeout stops it (default 1500)")
+    p.add_argument("--no-limits", action="store_true",
+                   help="passed to every grader: no default limits (every grader runs with them otherwise)")
+    p.add_argument("--keep-storage", metavar="SIZE", help="passed to every grader: the build cache's size cap")
     p.add_argument("--timeout-scale", metavar="X", help="passed to every grader: multiply its timeouts by X")
     p.add_argument("--live", choices=("auto", "yes", "no"), default="auto",
                    help="live progress panel (auto: on a terminal) or plain lines")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
+
+
+def child_grade_args(args) -> list[str]:
+    """The options every grading child gets from parsed batch arguments: the default limits
+    (`--limits`) unless `--no-limits` (issue 14), and each limit or scale the batch was given."""
+    grade_args: list[str] = ["--no-limits" if args.no_limits else "--limits"]
+    for flag in ("limit_memory", "limit_cpus", "limit_pids", "limit_build", "time_budget", "keep_storage",
+                 "timeout_scale"):
+        if getattr(args, flag) is not None:
+            grade_args += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    return grade_args
 
 
 @contextmanager
@@ -99,10 +117,7 @@ def batch(argv: list[str]) -> int:
         except (OSError, lms.RosterError) as exc:
             print(f"error: --roster: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    grade_args: list[str] = []
-    for flag in ("limit_memory", "limit_cpus", "limit_pids", "timeout_scale"):
-        if getattr(args, flag) is not None:
-            grade_args += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    grade_args = child_grade_args(args)
     options = BatchOptions(
         submissions=args.submissions, out=args.out, jobs=args.jobs, task_ids=tuple(args.tasks),
         instructor=args.instructor, force=args.force, shard=shard, timeout_s=args.timeout, grace_s=args.grace,

@@ -34,7 +34,7 @@ from grader.batch import archives, gradebook, lms, records
 from grader.batch.display import Display, duration
 from grader.batch.records import COULD_NOT_GRADE, CRASHED, GRADED, GRADER_ERROR, TIMEOUT, Record
 from grader.batch.shards import Shard
-from grader.docker import engine
+from grader.docker import build, engine
 from grader.reporters import json_report
 from grader.results import ERROR, GradeReport
 from grader.rubric import RUBRIC_PATH, load
@@ -179,11 +179,20 @@ def recover(out: Path, *, cli, grace_s: float, display: Display | None = None) -
 
             for problem in engine.sweep(cli, run_id=run_id):
                 log.warning("cleanup of run %s: %s", run_id, problem)
+            remove_cut_builds(cli, folder, run_id)
         shutil.rmtree(folder, ignore_errors=True)
         cleaned.append(run_id)
         if display:
             display.note(f"cleaned up unfinished run {run_id} ({job.get('student', 'unknown student')})")
     return cleaned
+
+
+def remove_cut_builds(cli, workdir: Path, run_id: str) -> None:
+    """Images a killed child's builds made (unlabelled: written down in its scratch copy), as
+    `python -m grader cleanup --run` removes them (grader.docker.build.remove_unkept)."""
+    made = [i for scratch in workdir.glob(f"mlops-grader-{run_id}-*") for i in build.created_images(scratch)]
+    if made:
+        build.remove_unkept(cli, made)
 
 
 def _kill_group(pid: int) -> None:
@@ -330,6 +339,7 @@ def finish(job: Job, returncode: int, *, options: BatchOptions, options_digest: 
 
         for problem in engine.sweep(cli, run_id=job.run_id):
             log.warning("cleanup of run %s (%s): %s", job.run_id, job.entry.student, problem)
+        remove_cut_builds(cli, job.workdir, job.run_id)
     log_text = (job.workdir / "grader.log").read_text(encoding="utf-8", errors="replace")
     files: dict[str, str] = {"grader.log": log_text}
     report, raw, problem = None, None, ""
@@ -361,7 +371,7 @@ def finish(job: Job, returncode: int, *, options: BatchOptions, options_digest: 
         files["feedback.md"] = reporters.render(report, "markdown")
         files["junit.xml"] = reporters.render(report, "junit")
         errors = [c.id for c in report.checks if c.status == ERROR]
-        grading_errors = [e for e in report.errors if not e.startswith("cleanup:")]
+        grading_errors = list(report.blocking_errors)  # not the `cleanup:` and `warning:` notes
         if errors:
             record.status, record.reason = GRADER_ERROR, "grader error in " + ", ".join(errors)
         elif grading_errors:

@@ -86,6 +86,7 @@ def test_instructor_mode_limits_by_default_and_each_option_overrides():
     assert (tuned.limits.memory, tuned.limits.build, tuned.limits.pids) == ("4g", 60, Limits.defaults().pids)
     assert (tuned.time_budget, tuned.keep_storage) == (90, "2g")
     assert options("--limit-pids", "64").limits == Limits(pids=64)                  # any mode, one limit
+    assert options("--limits").limits == Limits.defaults()                          # what batch asks for
 
 
 def test_limit_options_are_checked(capsys):
