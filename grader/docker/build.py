@@ -336,6 +336,8 @@ def keep_as_cache(cli, steps: list[BuildStep], *, repository: str = CACHE_REPOSI
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """One kept stage tip: its cache tag, image id (sha256:...) and when a build last made or hit it."""
+
     tag: str
     image_id: str
     last_used: str       # the engine's Metadata.LastTagTime: when a build last made or hit it
@@ -343,6 +345,8 @@ class CacheEntry:
 
 @dataclass(frozen=True)
 class CacheUsage:
+    """The build cache as cache_usage measured it."""
+
     entries: tuple[CacheEntry, ...]   # least recently used first
     bytes: int                        # disk the cache alone holds (images no other tag keeps)
 

@@ -8,6 +8,7 @@ import logging
 from docker.errors import APIError, NotFound
 from requests.exceptions import RequestException
 
+from grader import wait
 from grader.errors import ResourceError
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ LOG_MAX_BYTES = 1_000_000
 PROBE_MAX_BYTES = 1_000_000
 FORK_FAILED = "Resource temporarily unavailable"   # EAGAIN from fork(): the pids limit is reached
 NO_PROCESSES_LEFT = "(the container cannot start another process: it has reached its process limit)"
+EXIT_SETTLE_S = 3.0   # how long after its output ends a probe's exit status may take to show
 
 
 def read_logs(container, *, tail: int | None = None, max_bytes: int = LOG_MAX_BYTES) -> str:
@@ -62,15 +64,20 @@ def _exec(container, argv: list[str], *, user: str) -> tuple[int, str]:
     exec_id = api.exec_create(container.id, argv, user=user)["Id"]
     stream = api.exec_start(exec_id, stream=True)
     kept = bytearray()
+    cut = False
     try:
         for chunk in stream:
             kept += chunk
             if len(kept) >= PROBE_MAX_BYTES:
+                cut = True
                 break
     finally:
         if hasattr(stream, "close"):
             stream.close()
-    code = api.exec_inspect(exec_id).get("ExitCode")
+    # The output ends when the process closes it; the engine may say it exited a moment later.
+    info = wait.poll(lambda: api.exec_inspect(exec_id), timeout=0 if cut else EXIT_SETTLE_S, interval=0.05,
+                     until=lambda found: not found.get("Running"))
+    code = info.get("ExitCode")
     output = bytes(kept[:PROBE_MAX_BYTES]).decode("utf-8", "replace")
     return (1 if code is None else code), output
 
@@ -128,11 +135,17 @@ def http(container, url: str, *, method: str = "GET", payload=None, body: bytes 
         return {"status": None, "error": f"probe could not run (exit {rc}): {out.strip()[-300:]}"}
 
 
+# Docker's embedded DNS server listens inside every container of a user-defined network (the
+# grader's isolated networks too) on 127.0.0.11 and a random port: not the container's own server.
+EMBEDDED_DNS = "127.0.0.11"
+
+
 def listeners(container) -> list[tuple[str, int]]:
-    """TCP sockets in LISTEN state inside the container, read from /proc (slim images lack ss)."""
+    """TCP sockets in LISTEN state inside the container, read from /proc (slim images lack ss);
+    Docker's embedded DNS (EMBEDDED_DNS) is left out."""
     rc, out = exec_python(container, LISTEN_PROBE, timeout=15)
     try:  # a complete answer counts even if the exec's exit status was lost (a slow, loaded engine)
-        return [(host, int(port)) for host, port in last_json(out)]
+        return [(host, int(port)) for host, port in last_json(out) if host != EMBEDDED_DNS]
     except (ValueError, IndexError, TypeError):
         raise ResourceError(f"could not read /proc/net/tcp in the container (exit {rc}): {out.strip()[-200:]}") from None
 
