@@ -48,10 +48,10 @@ class Limits:
     @classmethod
     def defaults(cls) -> Limits:
         """Instructor mode's limits. Sources of the figures (measured on the reference, issue 14):
-        MLflow 3.17's server peaks near 1.9 GiB with its two workers, so 3 GiB each leaves room for
-        a student's own choices; PrairieLearn's grader host runs 0.9 CPU and 1024 processes, the
-        reference stack runs under 110 threads per container; a cold build of the reference
-        MLflow image takes about 2 minutes here, so 600 s fails only builds that hang."""
+        MLflow 3.17's server with its two workers was seen at up to 1.9 GiB (`docker stats`), so
+        3 GiB each leaves room for a student's own choices; PrairieLearn's grader host runs 0.9 CPU
+        and 1024 processes, the reference's containers run under 110 threads each; a cold build of
+        the reference MLflow image takes about 2 minutes here, so 600 s fails only builds that hang."""
         return cls(memory="3g", cpus=1.0, pids=1024, build=600)
 
     @property
@@ -86,9 +86,9 @@ class Timeouts:
     push: float = 600
 
 
-# Instructor mode's time budget for one submission, in seconds: the reference grades in about
-# 4 minutes warm and 9 cold on a 2-core machine (README, "Limits"); Submitty kills at 300 s per
-# test case, PrairieLearn at the course's limit.
+# Instructor mode's time budget for one submission, in seconds: the reference graded in 387 s warm
+# with the default limits on a busy 2-core machine (issue 14), and a cold build of its MLflow image
+# alone takes about 2 minutes; Submitty kills at 300 s per test case, PrairieLearn at the course's limit.
 DEFAULT_TIME_BUDGET = 1500.0
 # The grader's build cache (images it keeps so the next grade builds fast), at most this much
 # disk, least recently used removed first (`docker builder prune --keep-storage` is the model).
