@@ -50,6 +50,15 @@ def submissions(root: Path, broken: tuple[str, ...]) -> dict[str, Path]:
     return found
 
 
+def varying(seen: set) -> dict[str, list]:
+    """Checks whose (status, score) differed between repeats: check id -> the outcomes seen."""
+    outcomes: dict[str, set] = {}
+    for result in seen:
+        for check_id, status, score in result:
+            outcomes.setdefault(check_id, set()).add((status, score))
+    return {k: sorted(v) for k, v in outcomes.items() if len(v) > 1}
+
+
 def gb(size: int) -> str:
     return f"{size / 1e9:.2f} GB"
 
@@ -88,6 +97,8 @@ def main(argv=None) -> int:
     for name, seen in results.items():
         identical &= len(seen) == 1
         print(f"  {name}: scores {sorted(set(scores[name]))}, per-check results identical: {len(seen) == 1}")
+        for check_id, outcomes in varying(seen).items():
+            print(f"    {check_id} varied: {outcomes}")
     print(f"every per-check result identical: {identical}")
     cap = parse_size(args.keep_storage)
     for key in before:
