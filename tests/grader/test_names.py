@@ -122,7 +122,8 @@ def test_parameters_declare_resources():
 EVIDENCE_OF = {"mlapp_dockerfile": "files", "mlflow_dockerfile": "files", "compose": "files",
                "mlapp_image": "image", "mlflow_image": "image", "stack_images": "image",
                "mlapp_container": "container", "mlflow_container": "container", "mlapp_api": "container",
-               "mlflow_api": "container", "stack": "stack", "mlflow_run": "stack", "registry": "registry",
+               "mlflow_api": "container", "run_network": "container", "stack": "stack", "mlflow_run": "stack",
+               "registry": "registry",
                "published": "registry"}
 
 
