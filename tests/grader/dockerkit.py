@@ -100,7 +100,7 @@ def traces(client, run_id: str) -> list[str]:
     """Anything of the run on the engine: labelled resources, and names carrying the run id
     (what `docker ps -a`, `docker network ls`, `docker volume ls` and `docker images` would show)."""
     found = leftovers(client, run_id)
-    found += [f"container {c.name}" for c in client.containers.list(all=True) if run_id in c.name]
+    found += [f"container {c.name}" for c in client.containers.list(all=True, ignore_removed=True) if run_id in c.name]
     found += [f"network {n.name}" for n in client.networks.list() if run_id in n.name]
     found += [f"volume {v.name}" for v in client.volumes.list() if run_id in v.name]
     found += [f"image {t}" for i in client.images.list() for t in i.tags if run_id in t]

@@ -49,7 +49,7 @@ def reference_copy(tmp_path_factory) -> Path:
 
 def build_containers(client) -> list[str]:
     """Containers of the endless build step, if the engine kept it running."""
-    return [c.name for c in client.containers.list(all=True)
+    return [c.name for c in client.containers.list(all=True, ignore_removed=True)
             if ENDLESS in " ".join(c.attrs.get("Config", {}).get("Cmd") or [])]
 
 

@@ -2,7 +2,7 @@
 
 The grader runs as a subprocess (`python -m grader ... --task 7`) on a small stack whose services
 answer slowly, so that every phase lasts a few seconds; it is killed with SIGKILL as soon as its
-progress output names the phase. Its compose children die with it (PR_SET_PDEATHSIG), the engine
+progress output shows the phase under way (MARKERS). Its compose children die with it (PR_SET_PDEATHSIG), the engine
 drops a build whose client is gone, and what was created carries the run's label.
 """
 
@@ -63,11 +63,17 @@ def slow_submission(tmp_path_factory) -> Path:
         "Dockerfile.mlflow": dockerfile(4)})
 
 
+# Where each phase shows in the progress output. Resources are made in the background from the
+# build phase on (grader.context prefetch), so a phase is reached when its work is under way:
+# build when the first image builds, up when the images are ready (`compose up` starts then),
+# inspect when the stack is up (the inspect checks run on it), late at its own line.
+MARKERS = {"build": ("build: Dockerfile.mlapp: building", 1.5), "up": ("stack_images ready", 1.0),
+           "inspect": ("stack ready in", 0.0), "late": ("── late", 0.0)}
+
+
 def announces(phase: str, line: str) -> bool:
-    """The progress line at which to kill: the phase's own line; for build, the first build under way."""
-    if phase == "build":
-        return "build: Dockerfile.mlapp: building" in line
-    return line.rstrip().endswith(f"── {phase}")
+    """The progress line at which to kill a grade in `phase`."""
+    return MARKERS[phase][0] in line
 
 
 def exists(client, image_id: str) -> bool:
@@ -103,8 +109,7 @@ def kill_in(phase: str, submission: Path, workroot: Path) -> tuple[str, list[str
             seen.append(line.rstrip())
             run_id = run_id or (m["id"] if (m := RUN.search(line)) else None)
             if announces(phase, line):
-                if phase == "build":
-                    time.sleep(1.5)  # its first step done, `RUN sleep 3` under way
+                time.sleep(MARKERS[phase][1])  # build: its first step done, `RUN sleep 3` under way
                 proc.send_signal(signal.SIGKILL)
                 break
             assert time.monotonic() < deadline and "── teardown" not in line, f"never reached {phase}: {seen}"
