@@ -16,11 +16,8 @@ help: ## List the targets
 setup: ## Install everything: venv, Docker engine, Compose v2, base images (idempotent)
 	@bash scripts/setup/setup.sh
 
-test: ## Run the whole suite: unit, Docker and notebook tests (both halves run; either failing fails)
-	@status=0; \
-	$(PY) -m pytest $(PYTEST_OPTS) || status=1; \
-	PYTHON=$(PY) bash scripts/test-notebooks.sh || status=1; \
-	exit $$status
+test: ## Run the whole suite in two lanes: pytest on 3 workers beside the notebooks + walk (TEST_JOBS=N, TEST_LANES=serial)
+	@PYTHON=$(PY) PYTEST_OPTS="$(PYTEST_OPTS)" bash scripts/test-all.sh
 
 test-unit: ## Only the tests that need no Docker engine (fast)
 	$(PY) -m pytest -m "not docker" $(PYTEST_OPTS)

@@ -17,7 +17,14 @@ from grader.console import setup_logging
 from grader.constants import LABEL_RUN
 from grader.edition import current as current_edition
 from grader.edition import instructor_only
-from grader.options import DEFAULT_KEEP_STORAGE, DEFAULT_TIME_BUDGET, Limits, Options, parse_size
+from grader.options import (
+    DEFAULT_KEEP_STORAGE,
+    DEFAULT_TIME_BUDGET,
+    Limits,
+    Options,
+    default_timeout_scale,
+    parse_size,
+)
 from grader.progress import Progress
 from grader.results import ERROR, GradeReport
 from grader.rubric import load
@@ -77,8 +84,8 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", action="append", default=[], type=save_spec, metavar="FORMAT=FILE",
                    help="also write the report in FORMAT to FILE (repeatable), e.g. --save json=report.json")
     p.add_argument("--keep", action="store_true", help="leave containers, images and the scratch copy for debugging")
-    p.add_argument("--timeout-scale", type=float, default=1.0, metavar="X",
-                   help="multiply every timeout by X on a slow machine (default: 1)")
+    p.add_argument("--timeout-scale", type=float, default=default_timeout_scale(), metavar="X",
+                   help="multiply every timeout by X on a slow machine (default: $GRADER_TIMEOUT_SCALE or 1)")
     p.add_argument("--workroot", type=Path, metavar="DIR", help="where scratch copies go (default: system temp)")
     p.add_argument("--no-cache", action="store_true", help="build without the layer cache (slow; cold-build figures)")
     defaults = Limits.defaults()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.edition import instructor_only
-from grader.options import DEFAULT_TIME_BUDGET, Limits, Options
+from grader.options import DEFAULT_TIME_BUDGET, Limits, Options, default_timeout_scale
 from grader.reporters.explain import hidden_note, score_line
 from grader.results import GradeReport
 from grader.rubric import load
@@ -25,7 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--task", action="append", default=[], dest="grader_tasks", metavar="ID",
                     help="grade only this task (repeatable)")
     group.addoption("--instructor", action="store_true", default=False, help="also run hidden checks")
-    group.addoption("--timeout-scale", type=float, default=1.0, dest="grader_timeout_scale", metavar="X",
+    group.addoption("--timeout-scale", type=float, default=default_timeout_scale(), dest="grader_timeout_scale", metavar="X",
                     help="multiply every grader timeout by X on a slow machine")
 
 

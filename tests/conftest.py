@@ -43,11 +43,41 @@ def reference(tmp_path: Path) -> Path:
     return prepare(submission=REPO, dest=tmp_path / "reference", solution=True)
 
 
+# Session and module fixtures that cost little to make once per xdist worker (a scratch copy).
+CHEAP_FIXTURES = {"repo", "docker_client", "hadolint", "sample_record", "tmp_path_factory", "reference_copy",
+                  "worker_id", "testrun_uid"}
+
+
+def xdist_group(item) -> str | None:
+    """The group an item shares a worker with under `pytest -n N --dist loadgroup` (make test):
+    tests of an expensive session fixture (one graded reference, one reference stack) run on one
+    worker, so it is made once; tests of a module with module-scoped fixtures or a per-process cache
+    (tests/grader/dockerkit.py variant_run) stay together. Everything else spreads freely."""
+    info = getattr(item, "_fixtureinfo", None)
+    for name in getattr(item, "fixturenames", ()):
+        defs = info.name2fixturedefs.get(name) if info else None
+        if not defs:
+            continue
+        scope = defs[-1].scope
+        if name in CHEAP_FIXTURES:
+            continue
+        if scope == "session":
+            return name
+        if scope in ("module", "package", "class"):
+            return item.module.__name__
+    if "variant_run" in getattr(item.module, "__dict__", {}):
+        return item.module.__name__
+    return None
+
+
 def pytest_collection_modifyitems(items):
-    # Docker tests need the engine fixture, so a missing engine fails them loudly.
     for item in items:
+        # Docker tests need the engine fixture, so a missing engine fails them loudly.
         if item.get_closest_marker("docker") and "docker_client" not in getattr(item, "fixturenames", ()):
             item.fixturenames.append("docker_client")
+        group = xdist_group(item)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -267,10 +267,15 @@ def test_ctrl_c_cleans_up_and_exits_130(docker_client, tmp_path):
             if run_id is None:
                 run_id = next((re.match(r"mlops-grader-([0-9a-f]+)-", p.name).group(1)
                                for p in tmp_path.glob("mlops-grader-*")), None)
-            if "── up" in line or time.monotonic() > deadline:
-                time.sleep(3)                 # the stack is starting: containers exist now
-                proc.send_signal(signal.SIGINT)
+            if "stack_images ready" in line or time.monotonic() > deadline:
+                break                         # the stack starts next
+        started = time.monotonic()            # interrupt once the run's containers exist
+        while run_id and time.monotonic() - started < 120:
+            if docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}):
                 break
+            time.sleep(0.5)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:

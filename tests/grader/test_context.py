@@ -63,3 +63,15 @@ def test_context_deadline_and_warnings(tmp_path):
     ctx.warn("a note")
     ctx.warn("a note")
     assert ctx.warnings == ["a note"] and events == ["warning"]
+
+
+def test_timeout_scale_defaults_from_the_environment(monkeypatch):
+    from grader.options import TIMEOUT_SCALE_ENV, default_timeout_scale
+
+    monkeypatch.delenv(TIMEOUT_SCALE_ENV, raising=False)
+    assert default_timeout_scale() == 1.0
+    monkeypatch.setenv(TIMEOUT_SCALE_ENV, "2")
+    assert Options(submission=Path(".")).timeout("exec") == 60
+    for bad in ("zero", "0", "-1"):
+        monkeypatch.setenv(TIMEOUT_SCALE_ENV, bad)
+        assert default_timeout_scale() == 1.0

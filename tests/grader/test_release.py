@@ -62,8 +62,10 @@ def manifest():
 
 
 def run(*args, cwd: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    # Under `make test` a nested make prints "Entering directory" lines: run as from a shell.
+    outer = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
+                          env={**outer, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
 
 
 @pytest.fixture(scope="module")

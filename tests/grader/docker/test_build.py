@@ -189,7 +189,7 @@ def test_stack_images_share_the_role_builds(tmp_path, docker_client):
         mlapp = ctx.get("mlapp_image")
         compose = ctx.get("compose")
         assert images[compose.mlapp].id == mlapp.id  # identical build: built once, tagged twice
-        assert ctx.shared["stack_image_tags"][compose.mlflow] == ctx.name(compose.mlflow)
+        assert images[compose.mlflow].tag == ctx.name(compose.mlflow)
         assert docker_client.images.get(ctx.name(compose.mlapp)).id == mlapp.id
     finally:
         assert ctx.close() == []

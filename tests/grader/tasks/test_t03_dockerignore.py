@@ -73,9 +73,10 @@ def test_allowlist_style_counts_and_notes_lost_files(tmp_path):
 def test_context_size_reference_and_skeleton(reference, submission):
     for root in (reference, submission):
         plant_markers(root)
-    ref_size, _ = t03.context_size(reference)
+    ref_size, ref_biggest = t03.context_size(reference)
     skeleton_size, biggest = t03.context_size(submission)
-    assert ref_size < t03.CONTEXT_BUDGET / 4  # generous margin for the repository to grow
+    # the kit's own repository (docs, scripts, release) is in the reference's context: keep a margin
+    assert ref_size < t03.CONTEXT_BUDGET / 2, ref_biggest
     assert skeleton_size > t03.CONTEXT_BUDGET and next(iter(biggest)) == "data"
     outcome = t03.context_small(Static(submission))
     assert not outcome.passed and "biggest: data 3.8 MB" in outcome.found
