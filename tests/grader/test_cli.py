@@ -145,7 +145,7 @@ def test_rubric_command(capsys):
     student = json.loads(capsys.readouterr().out)
     assert cli.main(["rubric", "--format", "json", "--instructor"]) == 0
     instructor = json.loads(capsys.readouterr().out)
-    assert (student["max_score"], instructor["max_score"]) == (98, 100)
+    assert (student["max_score"], instructor["max_score"]) == (108, 111)
     assert cli.main(["rubric", "--task", "3"]) == 0
     out = capsys.readouterr().out
     assert "3.ignore-patterns" in out and "2.builds" not in out and "Total: 8 points" in out
