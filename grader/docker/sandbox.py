@@ -3,17 +3,20 @@
 The tests are untrusted code: they never run on the grader's host, and never see the Docker socket.
 One run (`run_suite`) makes, all labelled with the grading run and always removed:
 
-- a private network (`internal`: no route to the internet or the host);
-- the container under test: the image, started as `docker run -d IMAGE` would, on that network
-  under the name `lab10-api` (Lab 10's container name), with resource limits;
-- a filtering Docker API proxy (grader.docker.apiproxy) on a Unix socket in the run's scratch
-  folder, allowing only inspect, exec, logs and top of that one container;
+- a private network (`internal`: no route to the internet) for the container under test;
+- the container under test: the image, started as `docker run -d IMAGE` would, on that network,
+  with resource limits; the tests call it `lab10-api` (Lab 10's container name: the API proxy
+  translates);
+- in the run's scratch folder, two Unix sockets served by the grader: a filtering Docker API proxy
+  (grader.docker.apiproxy) allowing only inspect, exec, logs and top of that one container, and
+  the API's published port (grader.docker.portforward, what docker-proxy does for `-p`);
 - the test runner: a container of the grader's test-runner image (pytest, testinfra; built once
-  per machine from grader/docker/runner/) as an unprivileged user, read-only root file system,
-  every capability dropped, no-new-privileges, a small tmpfs /tmp, memory/CPU/process limits,
-  bounded logs, on the private network only. Its mounts are, read-only: a copy of the submission's
-  tests/container/ (regular files only) and starter/sample_request.json at /lab, the proxy's
-  folder, and the host's docker CLI binary. Inside it, localhost:5000 forwards to the API as
+  per machine from grader/docker/runner/) with no network at all (on any Docker network it could
+  reach the host's own services through the gateway), as an unprivileged user, read-only root
+  file system, every capability dropped, no-new-privileges, a small tmpfs /tmp,
+  memory/CPU/process limits and bounded logs. Its mounts are, read-only: a copy of the
+  submission's tests/container/ (regular files only) and starter/sample_request.json at /lab, the
+  sockets' folder, and the host's docker CLI binary. Inside it, localhost:5000 reaches the API as
   `docker run -p 5000:5000` does in Lab 10, and pytest runs within a time limit.
 
 The contract the tests can rely on (taught in labs/10-testing-containers.md): the container is
@@ -44,6 +47,7 @@ from grader.constants import LABEL_GRADER, LABEL_TOOL, NAME_PREFIX
 from grader.docker import probes
 from grader.docker.apiproxy import ApiProxy, Scope, engine_address
 from grader.docker.build import build_image
+from grader.docker.portforward import PortForward
 from grader.docker.service import Service, container_ip
 from grader.errors import ResourceError
 
@@ -54,7 +58,7 @@ RUNNER_FILES = ("Dockerfile", ".dockerignore", "requirements.txt", "pytest.ini",
                 "container_tests_report.py")
 RUNNER_REPOSITORY = f"{NAME_PREFIX}-tool/container-tests"
 RUNNER_USER = "10002"
-ALIAS = "lab10-api"                   # the container under test's name on its network (Lab 10's)
+ALIAS = "lab10-api"                   # the tests' name for the container under test (Lab 10's)
 PUBLISHED_PORT = 5000                 # localhost:5000 in the runner reaches the API (Lab 10's -p 5000:5000)
 TESTS_DIR = "tests/container"         # the student's tests, relative to the submission
 SAMPLE_REQUEST = "starter/sample_request.json"
@@ -161,12 +165,20 @@ def runner_image(ctx) -> str:
 
 
 def docker_cli() -> str:
-    """The host's docker CLI binary (resolved), mounted read-only into the runner; ResourceError if none."""
+    """The host's docker CLI binary (resolved), mounted read-only into the runner.
+
+    Raises ResourceError when there is none, or when it is not a Linux (ELF) executable: the sandbox
+    runs it inside a Linux container, so task 10 grades on Linux hosts (Codespaces, CI, Linux).
+    """
     found = shutil.which("docker")
     path = Path(found).resolve() if found else None
     if path is None or not path.is_file():
         raise ResourceError("the docker CLI is not on PATH: the container tests (testinfra's docker backend) "
                             "need it; run `make setup` (or `python -m grader doctor`)")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"\x7fELF":
+            raise ResourceError(f"{path} is not a Linux executable: task 10 runs the container tests in a Linux "
+                                "sandbox with the host's docker CLI; grade on Linux (Codespaces, CI, the dev container)")
     return str(path)
 
 
@@ -311,11 +323,9 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
                                          labels=ctx.labels)
         run.add(f"remove network {network.name}", network.remove)
         limits = {**CUT_LIMITS, **ctx.options.limits.container_kwargs()}
-        endpoint = docker.api.create_endpoint_config(aliases=[ALIAS])
         try:
             container = docker.containers.create(image, name=ctx.name(f"cut-{token}"), labels=ctx.labels,
-                                                 detach=True, network=network.name,
-                                                 networking_config={network.name: endpoint}, **limits)
+                                                 detach=True, network=network.name, **limits)
         except (APIError, ImageNotFound) as exc:
             raise ResourceError(f"the container under test could not be created: {exc.explanation or exc}") from None
         run.add(f"remove container {container.name}", lambda: probes.remove_container(container))
@@ -327,10 +337,9 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
             if must_answer:
                 raise ResourceError(f"the container under test could not start: {exc.explanation or exc}",
                                     blame="2.api-answers") from None
-        if must_answer:
-            service.answering(timeout=ctx.options.timeout("ready"))
-        else:
-            wait_ready(service, port=port, timeout=ctx.options.timeout("ready"), stop=stop)
+        state = wait_ready(service, port=port, timeout=ctx.options.timeout("ready"), stop=stop)
+        if must_answer and state not in ("answers", "stopped"):
+            service.answering(timeout=0)  # raises, saying where it listens and what the last probe got
         try:
             evidence = before(service) if before else None
         except SkipTests as exc:
@@ -338,17 +347,15 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
                             seconds=round(time.monotonic() - started, 1))
         if stop.is_set():
             return SuiteRun(image=image, error="stopped", evidence=evidence, seconds=time.monotonic() - started)
-        # The API's address for the runner's localhost:5000: its IP (a stopped container's name no longer
-        # resolves, and the lookup would wait for a DNS server the private network cannot reach).
-        address = _address(container) or ALIAS
+        address = _address(container)  # None once it has exited: the published port then refuses
         proxy_dir = ctx.scratch / f"proxy-{token}"
         proxy_dir.mkdir(mode=0o755)
         proxy_dir.chmod(0o755)
         scope = Scope(container_id=container.id, names=(ALIAS, container.name))
-        with ApiProxy(path=proxy_dir / "docker.sock", scope=scope, engine=engine_address()) as proxy:
-            result, output_logs = _run_runner(ctx, run=run, runner=runner, network=network.name, tests=tests,
-                                              proxy_dir=proxy_dir, target=f"{address}:{port}", token=token,
-                                              stop=stop)
+        with ApiProxy(path=proxy_dir / "docker.sock", scope=scope, engine=engine_address()) as proxy, \
+                PortForward(path=proxy_dir / "api.sock", target=(address, port) if address else None):
+            result, output_logs = _run_runner(ctx, run=run, runner=runner, tests=tests, proxy_dir=proxy_dir,
+                                              token=token, stop=stop)
             refused = tuple(proxy.refused)
         state = _container_state(container)
     finally:
@@ -372,13 +379,13 @@ def _address(container) -> str | None:
     return container_ip(container)
 
 
-def _run_runner(ctx, *, run: _Run, runner: str, network: str, tests: Path, proxy_dir: Path, target: str,
-                token: str, stop: threading.Event) -> tuple[dict | None, str]:
+def _run_runner(ctx, *, run: _Run, runner: str, tests: Path, proxy_dir: Path, token: str,
+                stop: threading.Event) -> tuple[dict | None, str]:
     """Start the runner, wait for it within the limits, return (its result or None, why none)."""
     limit = RUN_LIMIT * ctx.options.timeout_scale
     environment = {"DOCKER_HOST": "unix:///run/mlops-grader/docker.sock", "DOCKER_CONFIG": "/tmp/.docker",
                    "API_CONTAINER": ALIAS, "API_URL": f"http://localhost:{PUBLISHED_PORT}",
-                   "MLOPS_FORWARD": target, "MLOPS_PUBLISH": str(PUBLISHED_PORT),
+                   "MLOPS_API_SOCKET": "/run/mlops-grader/api.sock", "MLOPS_PUBLISH": str(PUBLISHED_PORT),
                    "MLOPS_TIME_LIMIT": str(int(limit)), "MLOPS_TEST_TIMEOUT": str(TEST_TIMEOUT)}
     mounts = [Mount("/lab", str(tests), type="bind", read_only=True),
               Mount("/run/mlops-grader", str(proxy_dir), type="bind", read_only=True),
@@ -386,7 +393,7 @@ def _run_runner(ctx, *, run: _Run, runner: str, network: str, tests: Path, proxy
     try:
         container = ctx.docker.containers.create(
             runner, name=ctx.name(f"runner-{token}"), labels=ctx.labels, detach=True, user=RUNNER_USER,
-            environment=environment, mounts=mounts, network=network, read_only=True, tmpfs=TMPFS,
+            environment=environment, mounts=mounts, network_mode="none", read_only=True, tmpfs=TMPFS,
             cap_drop=["ALL"], security_opt=["no-new-privileges"], log_config=LOG_LIMIT, **RUNNER_LIMITS)
     except (APIError, ImageNotFound) as exc:
         raise ResourceError(f"the test runner could not be created: {exc.explanation or exc}") from None

@@ -1,13 +1,15 @@
 """Entry point of the grader's test runner: publish the API on localhost, run pytest, report as JSON.
 
-Runs inside the test-runner container that grader/docker/sandbox.py starts on a private network with
-the container under test. Like `docker run -p 5000:5000` in Lab 10, it forwards localhost:PUBLISH
-in this container to the API's port on the container under test, so tests written for Lab 10
-(`http://localhost:5000`) run unchanged. Then it runs pytest on tests/container (the student's
-tests, mounted read-only at /lab) within a time limit, and prints one line: RESULT_MARK + {"exit_code", "timed_out", "tests": [{"nodeid", "outcome", "message"}],
-"collect_errors": [...], "output": the last OUTPUT_TAIL characters of pytest's output}.
+Runs inside the test-runner container that grader/docker/sandbox.py starts without any network.
+Like `docker run -p 5000:5000` in Lab 10, localhost:PUBLISH in this container reaches the API: each
+connection is passed to a Unix socket that the grader connects to the container under test
+(grader/docker/portforward.py), so tests written for Lab 10 (`http://localhost:5000`) run
+unchanged. Then it runs pytest on tests/container (the student's tests, mounted read-only at /lab)
+within a time limit, and prints one line: RESULT_MARK + {"exit_code", "timed_out",
+"tests": [{"nodeid", "outcome", "message"}], "collect_errors": [...], "output": the last
+OUTPUT_TAIL characters of pytest's output}.
 
-Environment: MLOPS_FORWARD (host:port of the API), MLOPS_PUBLISH (port, default 5000),
+Environment: MLOPS_API_SOCKET (the grader's socket to the API), MLOPS_PUBLISH (port, default 5000),
 MLOPS_TIME_LIMIT (seconds for the whole run), MLOPS_TEST_TIMEOUT (seconds per test). Standard
 library only.
 """
@@ -26,7 +28,6 @@ RESULT_MARK = "MLOPS-GRADER-RESULT "
 OUTPUT_TAIL = 16_000          # characters of pytest's output in the result
 RESULTS_MAX = 2_000_000       # bytes of the per-test JSON lines read back
 WORK = "/tmp/mlops-grader"
-CONNECT_TIMEOUT = 3.0         # seconds to reach the API; a live server accepts at once, even when busy
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -45,13 +46,14 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
             pass
 
 
-def _bridge(client: socket.socket, target: tuple[str, int]) -> None:
+def _bridge(client: socket.socket, target: str) -> None:
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        upstream = socket.create_connection(target, timeout=CONNECT_TIMEOUT)
+        upstream.connect(target)
     except OSError:  # like docker-proxy: the connection is accepted, then closed
         client.close()
+        upstream.close()
         return
-    upstream.settimeout(None)
     back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
     back.start()
     _pump(client, upstream)
@@ -60,7 +62,7 @@ def _bridge(client: socket.socket, target: tuple[str, int]) -> None:
     upstream.close()
 
 
-def _serve(server: socket.socket, target: tuple[str, int]) -> None:
+def _serve(server: socket.socket, target: str) -> None:
     while True:
         try:
             client, _ = server.accept()
@@ -69,8 +71,9 @@ def _serve(server: socket.socket, target: tuple[str, int]) -> None:
         threading.Thread(target=_bridge, args=(client, target), daemon=True).start()
 
 
-def publish(port: int, target: tuple[str, int]) -> list[socket.socket]:
-    """Forward 127.0.0.1:port (and [::1]:port where IPv6 exists) to `target`, in background threads."""
+def publish(port: int, target: str) -> list[socket.socket]:
+    """Forward 127.0.0.1:port (and [::1]:port where IPv6 exists) to the Unix socket `target`, in
+    background threads."""
     servers = []
     for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
         try:
@@ -125,8 +128,7 @@ def tail(path: str, chars: int = OUTPUT_TAIL) -> str:
 
 
 def main() -> int:
-    host, _, port = os.environ.get("MLOPS_FORWARD", "lab10-api:5000").rpartition(":")
-    publish(int(os.environ.get("MLOPS_PUBLISH", "5000")), (host, int(port)))
+    publish(int(os.environ.get("MLOPS_PUBLISH", "5000")), os.environ.get("MLOPS_API_SOCKET", "/run/mlops-grader/api.sock"))
     limit = float(os.environ.get("MLOPS_TIME_LIMIT", "120"))
     os.makedirs(WORK, exist_ok=True)
     results, output = os.path.join(WORK, "results.jsonl"), os.path.join(WORK, "output.txt")

@@ -150,9 +150,11 @@ def test_docker_inspect_and_logs():
 def test_other_docker_commands_are_refused():
     assert subprocess.run(["docker", "ps"], capture_output=True).returncode != 0
 
-def test_no_internet():
+def test_no_network_at_all():
     with pytest.raises(OSError):
         socket.create_connection(("1.1.1.1", 443), timeout=3)
+    with open("/proc/net/route") as routes:
+        assert len(routes.read().splitlines()) == 1  # the header: not even a default route to the host
 
 def test_read_only_outside_tmp():
     with pytest.raises(OSError):
