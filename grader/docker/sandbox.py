@@ -28,12 +28,16 @@ the API answers GET /health (or once it is clear it never will).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import secrets
 import shutil
+import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +77,7 @@ TMPFS = {"/tmp": "rw,nosuid,nodev,size=64m,mode=1777"}
 LOG_LIMIT = LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"})
 RESULT_MARK = "MLOPS-GRADER-RESULT "  # the runner's last line (grader/docker/runner/run_tests.py)
 OUTPUT_CHARS = 4000                   # characters of pytest's output kept in a SuiteRun
+LOOPBACK_EVERY = 4                    # readiness polls (0.5 s apart) between two probes from inside
 PASSED = "passed"
 
 
@@ -204,18 +209,22 @@ def collect_tests(workdir: Path, dest: Path) -> tuple[str, ...]:
     if not tests:
         raise ResourceError(f"no test_*.py file in {TESTS_DIR}/", blame="10.passes-correct",
                             expected=f"pytest tests in {TESTS_DIR}/test_*.py")
-    if dest.exists():
-        shutil.rmtree(dest)
-    for path in files:
-        target = dest / path.relative_to(workdir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-    sample = workdir / SAMPLE_REQUEST
-    if sample.is_file() and not sample.is_symlink() and sample.resolve().is_relative_to(workdir.resolve()):
-        (dest / SAMPLE_REQUEST).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(sample, dest / SAMPLE_REQUEST)
-    for path in [dest, *dest.rglob("*")]:  # readable by the runner's user whatever the grader's umask
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    try:
+        if dest.exists():
+            shutil.rmtree(dest)
+        for path in files:
+            target = dest / path.relative_to(workdir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        sample = workdir / SAMPLE_REQUEST
+        if sample.is_file() and not sample.is_symlink() and sample.resolve().is_relative_to(workdir.resolve()):
+            (dest / SAMPLE_REQUEST).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sample, dest / SAMPLE_REQUEST)
+        for path in [dest, *dest.rglob("*")]:  # readable by the runner's user whatever the grader's umask
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    except OSError as exc:  # e.g. an unreadable file
+        raise ResourceError(f"{TESTS_DIR}/ could not be copied for the test runner: {exc}", blame="10.passes-correct",
+                            expected=f"readable files in {TESTS_DIR}/") from None
     return tests
 
 
@@ -278,11 +287,29 @@ def _container_state(container) -> str:
     return f"{container.status} with code {state.get('ExitCode')}" + (" (out of memory)" if state.get("OOMKilled") else "")
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
+
+
+def http_status(url: str, *, timeout: float) -> int | None:
+    """The status of GET `url` made by the grader itself (the host reaches a container's IP on Linux,
+    as the published port needs anyway): no `docker exec`, so waiting costs the container nothing."""
+    try:
+        with _DIRECT.open(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+
+
 def wait_ready(service: Service, *, port: int, timeout: float, stop: threading.Event) -> str:
     """Wait until the container answers GET /health on `port` (on its network address, or only on
     loopback), or exits, or `timeout` seconds pass; return which ("answers", "loopback only",
-    "exited", "no answer"). For images with a planted fault, which may never answer."""
+    "exited", "no answer", "stopped"). Images with a planted fault may never answer."""
+    polls = []
+
     def probe() -> str:
+        polls.append(None)
         if stop.is_set():
             return "stopped"
         try:
@@ -291,13 +318,15 @@ def wait_ready(service: Service, *, port: int, timeout: float, stop: threading.E
             return "exited"
         if service.container.status not in ("running", "restarting"):
             return "exited"
-        if service.ip and probes.http(service.container, f"http://{service.ip}:{port}/health", timeout=3).get("status") == 200:
+        if service.ip and http_status(f"http://{service.ip}:{port}/health", timeout=3) == 200:
             return "answers"
-        if probes.http(service.container, f"http://127.0.0.1:{port}/health", timeout=3).get("status") == 200:
+        # A server bound to loopback only answers from inside: ask there, now and then (an exec costs).
+        if len(polls) % LOOPBACK_EVERY == 0 and probes.http(
+                service.container, f"http://127.0.0.1:{port}/health", timeout=3).get("status") == 200:
             return "loopback only"
         return "no answer"
 
-    return wait.poll(probe, timeout=timeout, interval=1.0, until=lambda state: state != "no answer")
+    return wait.poll(probe, timeout=timeout, interval=0.5, until=lambda state: state != "no answer")
 
 
 def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answer: bool,
@@ -348,15 +377,17 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
         if stop.is_set():
             return SuiteRun(image=image, error="stopped", evidence=evidence, seconds=time.monotonic() - started)
         address = _address(container)  # None once it has exited: the published port then refuses
-        proxy_dir = ctx.scratch / f"proxy-{token}"
-        proxy_dir.mkdir(mode=0o755)
-        proxy_dir.chmod(0o755)
+        proxy_dir = socket_dir(ctx, token)
+        run.add(f"remove {proxy_dir}", lambda: shutil.rmtree(proxy_dir, ignore_errors=True))
         scope = Scope(container_id=container.id, names=(ALIAS, container.name))
-        with ApiProxy(path=proxy_dir / "docker.sock", scope=scope, engine=engine_address()) as proxy, \
-                PortForward(path=proxy_dir / "api.sock", target=(address, port) if address else None):
-            result, output_logs = _run_runner(ctx, run=run, runner=runner, tests=tests, proxy_dir=proxy_dir,
-                                              token=token, stop=stop)
-            refused = tuple(proxy.refused)
+        try:
+            with ApiProxy(path=proxy_dir / "docker.sock", scope=scope, engine=engine_address()) as proxy, \
+                    PortForward(path=proxy_dir / "api.sock", target=(address, port) if address else None):
+                result, output_logs = _run_runner(ctx, run=run, runner=runner, tests=tests, proxy_dir=proxy_dir,
+                                                  token=token, stop=stop)
+                refused = tuple(proxy.refused)
+        except OSError as exc:  # e.g. a socket that cannot be made: the sandbox's fault, never the tests'
+            raise ResourceError(f"the test sandbox could not be set up: {exc}") from None
         state = _container_state(container)
     finally:
         run.close()
@@ -369,6 +400,17 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
                     exit_code=result.get("exit_code") if isinstance(result.get("exit_code"), int) else None,
                     timed_out=bool(result.get("timed_out")), output=str(result.get("output") or "")[-OUTPUT_CHARS:],
                     container=state, evidence=evidence, refused=refused, seconds=seconds)
+
+
+def socket_dir(ctx, token: str) -> Path:
+    """A folder for the run's two Unix sockets, mode 0755: in the system's temp folder, as a socket path
+    must stay short (108 bytes on Linux), named after the grading run so `grader cleanup` finds it."""
+    base = Path(tempfile.gettempdir())
+    if len(str(base)) > 40:
+        base = Path("/tmp")
+    folder = Path(tempfile.mkdtemp(prefix=f"{NAME_PREFIX}-{ctx.run_id}-sockets-{token}-", dir=base))
+    folder.chmod(0o755)
+    return folder
 
 
 def _address(container) -> str | None:

@@ -98,6 +98,18 @@ def test_a_tests_folder_that_leaves_the_submission_is_not_followed(tmp_path):
         sandbox.collect_tests(work, tmp_path / "copy")
 
 
+def test_socket_paths_stay_short_wherever_the_scratch_folder_is(tmp_path):
+    class Ctx:
+        run_id = "t123456789"
+
+    folder = sandbox.socket_dir(Ctx(), "abcd1234")
+    try:
+        assert len(str(folder / "docker.sock")) < 100 and folder.name.startswith("mlops-grader-t123456789-")
+        assert oct(folder.stat().st_mode)[-3:] == "755"
+    finally:
+        folder.rmdir()
+
+
 def test_result_line_and_outcomes_are_read_defensively():
     line = sandbox.RESULT_MARK + json.dumps({"exit_code": 1, "tests": [
         {"nodeid": "tests/container/test_a.py::test_x", "outcome": "failed", "message": "assert 0 != 0"},
