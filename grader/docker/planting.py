@@ -36,7 +36,7 @@ from grader.errors import ResourceError
 log = logging.getLogger(__name__)
 
 PLACEHOLDER = re.compile(r"\{(user|workdir|models|command|port)\}")
-LOG_WAIT = 5.0            # seconds a request's log line may take to reach `docker logs`
+LOG_WAIT = 3.0            # seconds a request's log line may take to reach `docker logs`
 COMPILERS = ("gcc", "cc", "g++", "c++", "clang", "tcc")
 MODELS_PROBE = r"""
 import json, os
