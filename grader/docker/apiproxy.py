@@ -88,6 +88,7 @@ class Scope:
     exec_ids: set[str] = field(default_factory=set)
 
     def container(self, ref: str) -> bool:
+        """Whether `ref` (a name, "/name", the full id or an id prefix of 4+ characters) is the container."""
         ref = ref.lstrip("/")
         return ref in self.names or (len(ref) >= 4 and self.container_id.startswith(ref))
 

@@ -122,6 +122,7 @@ def catches_outcome(result, *, chaff: Chaff) -> Outcome:
 
 @check("10.passes-correct", phase="inspect")
 def passes_correct(container_tests):
+    """10.passes-correct: the tests run in the sandbox and pass on every correct image."""
     return passes_correct_outcome(container_tests)
 
 
