@@ -229,6 +229,8 @@ def grade_command(argv: list[str]) -> int:
     submission = Path(args.submission).resolve()
     if args.timeout_scale <= 0:
         parser.error("--timeout-scale must be positive")
+    if args.reference_dockerfile and not args.reference_dockerfile.is_file():
+        parser.error(f"--reference-dockerfile {args.reference_dockerfile}: no such file")
     if args.run_id is not None and not re.fullmatch(r"[0-9a-f]{6,32}", args.run_id):
         parser.error("--run-id must be 6-32 lowercase hex digits")
     for flag, asked in (("--solution", args.solution), ("--instructor", args.instructor)):

@@ -139,3 +139,16 @@ def test_no_container_tests_scores_zero_with_a_hint_and_builds_nothing(tmp_path,
     assert all(r.status == "failed" and r.message.startswith("Not checked: no tests/container/") for r in rest)
     assert all(r.hint.startswith("Fix 10.passes-correct first") for r in rest)
     assert ctx._docker is None  # no engine was needed to say so
+
+
+def test_the_reference_image_is_a_correct_image_in_instructor_mode_only(tmp_path):
+    from grader.docker.container_tests import KIT_REFERENCE, reference_dockerfile
+
+    mine = tmp_path / "Dockerfile.mlapp"
+    mine.write_text("FROM python:3.11-slim-bookworm\n")
+    assert reference_dockerfile(Options(submission=tmp_path)) is None
+    assert reference_dockerfile(Options(submission=tmp_path, instructor=True, reference_dockerfile=mine)) == mine
+    assert reference_dockerfile(Options(submission=tmp_path, instructor=True)) == KIT_REFERENCE
+    assert KIT_REFERENCE.is_file()  # the kit's own solutions/, never the submission's
+    missing = tmp_path / "nowhere" / "Dockerfile.mlapp"
+    assert reference_dockerfile(Options(submission=tmp_path, instructor=True, reference_dockerfile=missing)) is None
