@@ -34,6 +34,9 @@ def timed(submission: Path, *, tasks: tuple[str, ...] = (), solution: bool = Fal
 
     report = grade(options=Options(submission=submission, solution=solution, instructor=True, task_ids=tasks),
                    on_event=on_event)
+    for check in report.checks:
+        if check.status != "passed" and tasks == ("10",):
+            print(f"  not passed: {check.id}: {check.message[:200]}")
     return time.monotonic() - started, report, events
 
 
@@ -75,6 +78,11 @@ def main(argv=None) -> None:
         print(f"full grade without task 10: {without:.1f} s ({report_without.score}/{report_without.max_score}); "
               f"with it: {with_10:.1f} s ({report_with.score}/{report_with.max_score}); "
               f"task 10 adds {with_10 - without:.1f} s")
+        for report in (report_without, report_with):
+            for check in report.checks:
+                if check.status != "passed":
+                    print(f"  not passed in the grade {'with' if report is report_with else 'without'} task 10: "
+                          f"{check.id}: {check.message[:200]}")
 
 
 if __name__ == "__main__":

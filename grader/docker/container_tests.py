@@ -18,7 +18,7 @@ import logging
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 TASK_ID = "10"
 CONCURRENCY = 3        # sandboxed runs at once (each: the API container and a test runner)
+BUILDS = 2             # planted faults' images built at once, beside the runs
 KIT_REFERENCE = Path(__file__).resolve().parents[2] / "solutions" / "Dockerfile.mlapp"
 
 
@@ -143,13 +144,20 @@ def container_tests(ctx) -> ContainerTests:
         ctx.event("tests", f"container tests on {label}: {_summary(run)}")
         return WheatRun(label=label, run=run, proofs=run.evidence or {})
 
-    def chaff_job(chaff: Chaff) -> ChaffRun:
+    def build_job(chaff: Chaff) -> BuiltImage:
         if stop.is_set():
-            return ChaffRun(chaff=chaff, planted=False, reason="stopped")
+            raise NotPlanted("stopped")
+        return planting.plant(ctx, chaff, image=image, facts=facts, tag=_neutral_tag(ctx))
+
+    def chaff_job(chaff: Chaff) -> ChaffRun:
         try:
-            planted = planting.plant(ctx, chaff, image=image, facts=facts, tag=_neutral_tag(ctx))
+            planted = builds[chaff.id].result()  # NotPlanted when the image could not be made
         except NotPlanted as exc:
             return ChaffRun(chaff=chaff, planted=False, reason=exc.reason)
+        except CancelledError:  # the whole run is stopping
+            return ChaffRun(chaff=chaff, planted=False, reason="stopped")
+        if stop.is_set():
+            return ChaffRun(chaff=chaff, planted=False, reason="stopped")
 
         def prove(service):
             proof = planting.confirm(chaff, service, facts=facts, sample=sample)
@@ -164,13 +172,17 @@ def container_tests(ctx) -> ContainerTests:
         ctx.event("tests", f"container tests on planted fault {chaff.id}: {_summary(run)}")
         return ChaffRun(chaff=chaff, planted=True, run=run, proof=proof)
 
-    jobs = {}
+    # Images are built in a pool of their own, so that a long build (a transformation that installs
+    # gcc: a minute when not cached) never holds a run's place; the runs take the chaffs whose
+    # images are quick to make first.
+    jobs, slow_first = {}, sorted(chaffs, key=lambda c: c.how != "dockerfile")
+    builder = ThreadPoolExecutor(max_workers=BUILDS, thread_name_prefix="container-tests-build")
     pool = ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix="container-tests")
     try:
+        builds = {chaff.id: builder.submit(build_job, chaff) for chaff in slow_first}
         for index, (label, wheat) in enumerate(wheats):
             jobs[pool.submit(wheat_job, label, wheat, index == 0)] = ("wheat", index)
-        # Transformations of the student's Dockerfile build longest (e.g. installing gcc): start them first.
-        for chaff in sorted(chaffs, key=lambda c: c.how != "dockerfile"):
+        for chaff in sorted(chaffs, key=lambda c: c.how == "dockerfile"):
             jobs[pool.submit(chaff_job, chaff)] = ("chaff", chaff.id)
         done_wheats: dict[int, WheatRun] = {}
         done_chaffs: dict[str, ChaffRun] = {}
@@ -185,6 +197,7 @@ def container_tests(ctx) -> ContainerTests:
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        builder.shutdown(wait=True, cancel_futures=True)
     return ContainerTests(files=files.files, wheats=tuple(done_wheats[i] for i in sorted(done_wheats)),
                           chaffs={c.id: done_chaffs[c.id] for c in chaffs}, notes=tuple(notes),
                           seconds=round(time.monotonic() - started, 1))
