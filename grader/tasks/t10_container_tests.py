@@ -22,6 +22,10 @@ from grader.results import Outcome, fail, ok
 log = logging.getLogger(__name__)
 
 TASK_ID = "10"
+# Last, after the stack's checks: the sandboxed runs start a dozen containers, and on a 2-core machine
+# under load, run beside the inspect checks, 7.logged-visible failed while they ran (a full grade,
+# load average 15-20). They stop nothing, so any phase is correct; last is fair to the others.
+PHASE = "late"
 SHOWN = 4             # tests named in a message before "and N more"
 DETAILS_CHARS = 3000  # characters of pytest's output in a check's details
 
@@ -120,7 +124,7 @@ def catches_outcome(result, *, chaff: Chaff) -> Outcome:
                 details=run.output[-DETAILS_CHARS:] or None)
 
 
-@check("10.passes-correct", phase="inspect")
+@check("10.passes-correct", phase=PHASE)
 def passes_correct(container_tests):
     """10.passes-correct: the tests run in the sandbox and pass on every correct image."""
     return passes_correct_outcome(container_tests)
@@ -136,4 +140,4 @@ def _catches(chaff: Chaff):
 
 # One check per planted fault, from the same data the rubric reads (grader/chaffs.yaml).
 for _chaff in rubric.load().task(TASK_ID).chaffs:
-    check(_chaff.check_id(TASK_ID), phase="inspect")(_catches(_chaff))
+    check(_chaff.check_id(TASK_ID), phase=PHASE)(_catches(_chaff))
