@@ -2,8 +2,9 @@
 
 After Brown's Examplar ("wheats and chaffs"): the student's container tests must pass on a correct
 image and fail on each chaff, an image of the student's own API with one real fault planted. This
-module only reads and validates the data; grader.docker.planting builds the images and
-grader.rubric turns every chaff into the check `10.catches-<id>`.
+module only reads and validates the data (hidden chaffs in chaffs_hidden.yaml, a file the student
+edition leaves out); grader.docker.planting builds the images and grader.rubric turns every chaff
+into the check `10.catches-<id>`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 log = logging.getLogger(__name__)
 
 CHAFFS_PATH = Path(__file__).with_name("chaffs.yaml")
+HIDDEN_CHAFFS_PATH = Path(__file__).with_name("chaffs_hidden.yaml")   # instructor only: not in the student edition
 CHECK_PREFIX = "catches-"          # chaff `runs-as-root` is rubric check `10.catches-runs-as-root`
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 HOWS = ("derived", "dockerfile")   # FROM the student's image, or appended to the student's Dockerfile

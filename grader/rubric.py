@@ -1,7 +1,8 @@
 """Load the rubric (tasks, checks, points, hints, lab links) from rubric.yaml.
 
-A task may name a chaffs file (`chaffs: chaffs.yaml`, task 10): each planted fault in it becomes
-one more check of that task, `<task>.catches-<chaff id>` (grader.chaffs), all or nothing.
+A task may name a chaffs file (`chaffs: chaffs.yaml`, task 10) and one of hidden chaffs
+(`hidden_chaffs: chaffs_hidden.yaml`): each planted fault in them becomes one more check of that
+task, `<task>.catches-<chaff id>` (grader.chaffs), all or nothing.
 """
 
 from __future__ import annotations
@@ -137,6 +138,25 @@ def _chaff_checks(task_id: str, chaffs) -> list[CheckSpec]:
             for c in chaffs]
 
 
+def _task_chaffs(task_id: str, raw: dict, base: Path) -> tuple:
+    """A task's planted faults: `chaffs:` (visible ones) then `hidden_chaffs:` (hidden ones, a file
+    of their own that the student edition leaves out), both relative to the rubric."""
+    found = []
+    for key, visibility in (("chaffs", "visible"), ("hidden_chaffs", "hidden")):
+        if not raw.get(key):
+            continue
+        loaded = chaff_data.load(base / raw[key])
+        wrong = [c.id for c in loaded if c.visibility != visibility]
+        if wrong:
+            raise ValueError(f"task {task_id}: `{key}` ({raw[key]}) may hold only {visibility} chaffs, "
+                             f"not {', '.join(wrong)}")
+        found += loaded
+    ids = [c.id for c in found]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"task {task_id}: a chaff id is in both `chaffs` and `hidden_chaffs`")
+    return tuple(found)
+
+
 def _parse(data: dict, *, base: Path = RUBRIC_PATH.parent) -> Rubric:
     tasks = []
     for raw in data["tasks"]:
@@ -161,7 +181,7 @@ def _parse(data: dict, *, base: Path = RUBRIC_PATH.parent) -> Rubric:
                 hint=" ".join(c["hint"].split()), section=c["section"], visibility=visibility,
                 evidence=evidence, partial=partial,
             ))
-        chaffs = chaff_data.load(base / raw["chaffs"]) if raw.get("chaffs") else ()
+        chaffs = _task_chaffs(task_id, raw, base)
         checks += _chaff_checks(task_id, chaffs)
         hidden = raw.get("hidden") or {}
         if not isinstance(hidden, dict) or set(hidden) - {"checks", "points"}:

@@ -3,10 +3,11 @@
 After Brown's Examplar: a test suite is good when it passes on correct implementations and fails on
 known-faulty ones. 10.passes-correct: the tests in tests/container/ run in the grader's sandbox and
 pass on every correct image (the student's own API image; in instructor mode also the reference
-image). 10.catches-<id>, one per planted fault of grader/chaffs.yaml: at least one test that passes
-on every correct image fails on the image with that fault. A test that fails on a correct image
-catches nothing (it would "catch" every fault), so only the tests that pass on all correct images
-count. The runs themselves are grader.docker.container_tests'.
+image). 10.catches-<id>, one per planted fault of grader/chaffs.yaml (the hidden ones are
+t10_hidden's): at least one test that passes on every correct image fails on the image with that
+fault. A test that fails on a correct image catches nothing (it would "catch" every fault), so only
+the tests that pass on all correct images count (grader.tasks.common). The runs themselves are
+grader.docker.container_tests'.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import logging
 
 from grader import rubric
 from grader.chaffs import Chaff
-from grader.errors import ResourceError
 from grader.registry import check
 from grader.results import Outcome, fail, ok
+from grader.tasks.common import DETAILS_CHARS, SHOWN, catches_outcome, short_names, valid_tests
+
+__all__ = ["catches_outcome", "passes_correct", "passes_correct_outcome", "short_names", "valid_tests"]
 
 log = logging.getLogger(__name__)
 
@@ -26,26 +29,6 @@ TASK_ID = "10"
 # under load, run beside the inspect checks, 7.logged-visible failed while they ran (a full grade,
 # load average 15-20). They stop nothing, so any phase is correct; last is fair to the others.
 PHASE = "late"
-SHOWN = 4             # tests named in a message before "and N more"
-DETAILS_CHARS = 3000  # characters of pytest's output in a check's details
-
-
-def short_names(nodeids) -> dict[str, str]:
-    """How messages name tests: `test_x` when all are in one file, else `test_file.py::test_x`."""
-    files = {n.partition("::")[0] for n in nodeids}
-    return {n: n.partition("::")[2] if len(files) == 1 and "::" in n else n.split("/")[-1] for n in nodeids}
-
-
-def _names(nodeids, *, shown: int = SHOWN) -> str:
-    names = [short_names(nodeids)[n] for n in sorted(nodeids)]
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
-
-
-def valid_tests(result) -> frozenset[str]:
-    """The tests that passed on every correct image: the only ones that may catch a fault."""
-    sets = [w.run.passed for w in result.wheats]
-    return frozenset.intersection(*sets) if sets else frozenset()
 
 
 def passes_correct_outcome(result) -> Outcome:
@@ -87,43 +70,6 @@ def passes_correct_outcome(result) -> Outcome:
                 partial="some-tests-fail", measure=len(valid) / len(every))
 
 
-def catches_outcome(result, *, chaff: Chaff) -> Outcome:
-    """10.catches-<id> from a ContainerTests: did a valid test fail on the image with this fault?
-
-    Raises ResourceError (blamed on 10.passes-correct) when no test passes on the correct images.
-    """
-    valid = valid_tests(result)
-    if not valid:
-        raise ResourceError("no test passes on a correct image, so none can tell a faulty image apart",
-                            blame="10.passes-correct")
-    already = [(w.label, w.proofs[chaff.id]) for w in result.wheats if chaff.id in w.proofs and w.proofs[chaff.id].holds]
-    if already:
-        label, proof = already[0]
-        return fail(f"{label} already has this fault ({chaff.title}), so it cannot be told apart from it",
-                    expected="a correct image to compare with: fix the image first",
-                    found=f"on {label}: {proof.evidence}")
-    planted = result.chaffs.get(chaff.id)
-    if planted is None:
-        raise ResourceError(f"the planted fault {chaff.id} was not run", blame="10.passes-correct")
-    if not planted.planted:
-        return ok(f"not graded on your image: the grader could not plant this fault ({planted.reason}); "
-                  "it does not count against you")
-    run = planted.run
-    if run.error:
-        return fail(f"your tests gave no result on the image where {chaff.title}: {run.error}",
-                    expected="the tests to run to the end", found=run.error, details=run.output[-DETAILS_CHARS:] or None)
-    caught = sorted(n for n in valid if run.outcome(n).outcome != "passed")
-    evidence = f"planted: {planted.proof.evidence}" if planted.proof else "planted"
-    if caught:
-        first = run.outcome(caught[0])
-        why = f": {first.message.splitlines()[0][:160]}" if first.message else f" ({first.outcome})"
-        return ok(f"caught by {_names(caught)} ({evidence}; {short_names(valid)[first.nodeid]}{why})")
-    return fail(f"this fault survived your tests: {chaff.title}",
-                expected="a test that passes on the correct image to fail on this one",
-                found=f"all {len(valid)} test(s) that pass on the correct image also passed with the fault ({evidence})",
-                details=run.output[-DETAILS_CHARS:] or None)
-
-
 @check("10.passes-correct", phase=PHASE)
 def passes_correct(container_tests):
     """10.passes-correct: the tests run in the sandbox and pass on every correct image."""
@@ -138,6 +84,8 @@ def _catches(chaff: Chaff):
     return catches
 
 
-# One check per planted fault, from the same data the rubric reads (grader/chaffs.yaml).
+# One check per visible planted fault, from the same data the rubric reads (grader/chaffs.yaml);
+# the hidden ones are grader.tasks.t10_hidden's, a module the student edition leaves out.
 for _chaff in rubric.load().task(TASK_ID).chaffs:
-    check(_chaff.check_id(TASK_ID), phase=PHASE)(_catches(_chaff))
+    if _chaff.visibility == "visible":
+        check(_chaff.check_id(TASK_ID), phase=PHASE)(_catches(_chaff))

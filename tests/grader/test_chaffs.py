@@ -26,11 +26,12 @@ def broken(**changes) -> dict:
 
 
 def test_the_kits_chaffs_load_and_name_real_probes():
-    loaded = chaffs.load()
+    loaded = chaffs.load() + chaffs.load(chaffs.HIDDEN_CHAFFS_PATH)
     assert [c.id for c in loaded] == ["runs-as-root", "binds-localhost", "no-healthcheck", "model-missing",
                                       "predict-fails", "logs-not-on-stdout", "compiler-left", "git-in-image"]
     assert {c.how for c in loaded} == {"derived", "dockerfile"}
     assert [c.id for c in loaded if c.visibility == "hidden"] == ["git-in-image"]
+    assert all(c.visibility == "visible" for c in chaffs.load())   # hidden ones: their own file only
     assert set(chaffs.CONFIRMS) == set(planting.CONFIRMS)  # the data's names and the probes' table agree
     exists = next(c for c in loaded if c.id == "git-in-image")
     assert (exists.confirm_name, exists.confirm_argument) == ("exists", "{workdir}/.git")
@@ -90,8 +91,26 @@ def test_an_instructor_adds_a_chaff_without_code(tmp_path):
         "derived": "USER root\nRUN mkdir -p {workdir}/data/raw && echo id > {workdir}/data/raw/customers.csv\nUSER {user}\n",
         "confirm": "exists: {workdir}/data/raw/customers.csv"})
     (tmp_path / "chaffs.yaml").write_text(yaml.safe_dump(data))
+    (tmp_path / "chaffs_hidden.yaml").write_text(chaffs.HIDDEN_CHAFFS_PATH.read_text())
     (tmp_path / "rubric.yaml").write_text(rubric.RUBRIC_PATH.read_text())
     loaded = rubric.load(tmp_path / "rubric.yaml")
     assert loaded.check("10.catches-data-in-image").points == 3
     assert loaded.max_points() == rubric.load().max_points() + 3
 
+
+
+def test_a_chaff_in_the_wrong_file_is_refused(tmp_path):
+    """Hidden chaffs live in `hidden_chaffs:` (a file the student edition leaves out), visible ones not."""
+    hidden = broken(visibility="hidden")
+    (tmp_path / "chaffs.yaml").write_text(yaml.safe_dump(hidden))
+    (tmp_path / "chaffs_hidden.yaml").write_text(chaffs.HIDDEN_CHAFFS_PATH.read_text())
+    (tmp_path / "rubric.yaml").write_text(rubric.RUBRIC_PATH.read_text())
+    with pytest.raises(ValueError, match=r"`chaffs` \(chaffs.yaml\) may hold only visible chaffs, not runs-as-root"):
+        rubric.load(tmp_path / "rubric.yaml")
+    other = tmp_path / "other"   # a new folder: chaffs.load caches by path
+    other.mkdir()
+    (other / "chaffs.yaml").write_text(chaffs.CHAFFS_PATH.read_text())
+    (other / "chaffs_hidden.yaml").write_text(yaml.safe_dump(GOOD))
+    (other / "rubric.yaml").write_text(rubric.RUBRIC_PATH.read_text())
+    with pytest.raises(ValueError, match="may hold only hidden chaffs, not runs-as-root"):
+        rubric.load(other / "rubric.yaml")
