@@ -430,6 +430,9 @@ def _run_runner(ctx, *, run: _Run, runner: str, tests: Path, proxy_dir: Path, to
                 stop: threading.Event) -> tuple[dict | None, str]:
     """Start the runner, wait for it within the limits, return (its result or None, why none)."""
     limit = RUN_LIMIT * ctx.options.timeout_scale
+    left = ctx.options.remaining()  # a time budget (--time-budget) bounds the run as it bounds every timeout
+    if left is not None:
+        limit = min(limit, max(left - KILL_GRACE, 1.0))
     environment = {"DOCKER_HOST": "unix:///run/mlops-grader/docker.sock", "DOCKER_CONFIG": "/tmp/.docker",
                    "API_CONTAINER": ALIAS, "API_URL": f"http://localhost:{PUBLISHED_PORT}",
                    "MLOPS_API_SOCKET": "/run/mlops-grader/api.sock", "MLOPS_PUBLISH": str(PUBLISHED_PORT),
