@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import batch, release, speed
+from benchmarks import batch, container_tests, release, speed
 
 
 def main() -> None:
@@ -15,6 +15,8 @@ def main() -> None:
     batch.main(["--students", "4", "--jobs", "1"] if quick else [])
     print("\n== the student edition (issue 11) ==")
     release.main(["--runs", "1"] if quick else [])
+    print("\n== task 10: the container tests, wheats and chaffs (issue 15) ==")
+    container_tests.main(["--quick"] if quick else [])
 
 
 if __name__ == "__main__":

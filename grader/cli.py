@@ -79,6 +79,9 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", dest="tasks", action="append", default=[], metavar="ID",
                    help="grade only this task (repeatable), e.g. --task 2 --task 3")
     p.add_argument("--instructor", action="store_true", help="also run hidden checks" + only)
+    p.add_argument("--reference-dockerfile", type=Path, metavar="FILE",
+                   help="instructor mode: a correct Dockerfile.mlapp the container tests (task 10) must also "
+                        "pass on (default: the kit's solutions/Dockerfile.mlapp)")
     p.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     p.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--save", action="append", default=[], type=save_spec, metavar="FORMAT=FILE",
@@ -203,6 +206,7 @@ def options_from_args(args, *, submission: Path):
     budget = args.time_budget if args.time_budget is not None else DEFAULT_TIME_BUDGET if on else None
     return Options(submission=submission, solution=args.solution, task_ids=tuple(args.tasks),
                    instructor=args.instructor, keep=args.keep, workroot=args.workroot,
+                   reference_dockerfile=args.reference_dockerfile.resolve() if args.reference_dockerfile else None,
                    timeout_scale=args.timeout_scale, no_cache=args.no_cache, limits=limits,
                    time_budget=budget, keep_storage=args.keep_storage)
 
@@ -232,6 +236,8 @@ def grade_command(argv: list[str]) -> int:
     submission = Path(args.submission).resolve()
     if args.timeout_scale <= 0:
         parser.error("--timeout-scale must be positive")
+    if args.reference_dockerfile and not args.reference_dockerfile.is_file():
+        parser.error(f"--reference-dockerfile {args.reference_dockerfile}: no such file")
     if args.run_id is not None and not re.fullmatch(r"[0-9a-f]{6,32}", args.run_id):
         parser.error("--run-id must be 6-32 lowercase hex digits")
     for flag, asked in (("--solution", args.solution), ("--instructor", args.instructor)):

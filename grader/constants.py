@@ -12,6 +12,9 @@ NAME_PREFIX = "mlops-grader"     # names are <prefix>-<run id>-<suffix>; scratch
 # The build cache the grader keeps between runs (grader.docker.build.keep_as_cache): the last image
 # of each stage it built, tagged <repository>:<image id>, trimmed to --keep-storage.
 CACHE_REPOSITORY = "mlops-grader-cache"
+# Images the grader builds for itself and keeps between runs (the test runner of task 10) carry
+# LABEL_GRADER and LABEL_TOOL=<tool>, never a run label: no run's cleanup removes them.
+LABEL_TOOL = "org.mlops-kit.grader.tool"
 
 # The student's deliverables at the repository root, and where Compose looks for its file.
 API_DOCKERFILE = "Dockerfile.mlapp"

@@ -136,6 +136,9 @@ class Options:
     def remaining(self) -> float | None:
         """Seconds left before the deadline (never negative), or None without a budget."""
         return None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
+    # Instructor mode: a correct Dockerfile.mlapp the student's container tests (task 10) must also
+    # pass on; None: the kit's own solutions/Dockerfile.mlapp, when the grader has one beside it.
+    reference_dockerfile: Path | None = None
 
     def timeout(self, name: str) -> float:
         """The named timeout of `Timeouts`, in seconds, scaled by `timeout_scale`; `build` is also

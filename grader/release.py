@@ -23,6 +23,7 @@ import ast
 import datetime as dt
 import fnmatch
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -39,6 +40,7 @@ from pathlib import Path
 import yaml
 
 from grader import __version__, registry
+from grader.chaffs import load as load_chaffs
 from grader.constants import DELIVERABLES
 from grader.edition import EDITION_FILE, STUDENT
 from grader.errors import ReleaseError
@@ -197,8 +199,10 @@ def _round_trip_yaml():
 
 
 @rewriter("rubric-without-hidden")
-def rubric_without_hidden(text: str, *, variables: dict) -> str:
-    """The rubric without `visibility: hidden` checks; each task that had some says how many (`hidden:`).
+def rubric_without_hidden(text: str, *, variables: dict, path: Path = RUBRIC_PATH) -> str:
+    """The rubric without `visibility: hidden` checks and without its tasks' `hidden_chaffs:` files
+    (task 10's hidden planted faults, each one check); each task that had some says how many
+    (`hidden:`). `path` is the rubric's own file: the chaffs files it names are beside it.
 
     Comments and layout are kept (ruamel.yaml round trip). The result must still load with
     grader.rubric and contain no hidden check.
@@ -210,12 +214,17 @@ def rubric_without_hidden(text: str, *, variables: dict) -> str:
     for task in data.get("tasks") or []:
         checks = task.get("checks") or []
         hidden = [i for i, c in enumerate(checks) if c.get("visibility") == "hidden"]
-        if not hidden:
+        chaffs = load_chaffs(path.parent / task["hidden_chaffs"]) if task.get("hidden_chaffs") else ()
+        if not hidden and not chaffs:
             continue
-        summary = CommentedMap(checks=len(hidden), points=sum(checks[i]["points"] for i in hidden))
+        points = sum(checks[i]["points"] for i in hidden) + sum(c.points for c in chaffs)
+        summary = CommentedMap(checks=len(hidden) + len(chaffs),
+                               points=int(points) if float(points).is_integer() else points)
         summary.fa.set_flow_style()
         for index in reversed(hidden):
             _delete_keeping_trailing_comment(checks, index)
+        if "hidden_chaffs" in task:
+            del task["hidden_chaffs"]
         task.insert(list(task).index("checks"), "hidden", summary,
                     comment="run only in the instructor's grading; not in this edition")
     out = io.StringIO()
@@ -424,7 +433,9 @@ def fingerprints(*, source: Path = SOURCE, manifest: Manifest | None = None,
     modules = hidden_modules(rubric, source)
     module_rels = {p.relative_to(source).as_posix() for p in modules.values()}
     patterns = (REFERENCE,) + (manifest.secret if manifest else ())
-    secret = sorted(set(_files_under(files, patterns)) | module_rels)
+    # The reference first: a line it shares with another secret file (labs/states/10 is a copy of
+    # its container tests) is named after the reference.
+    secret = sorted(set(_files_under(files, patterns)) | module_rels, key=lambda rel: (not matches(rel, REFERENCE), rel))
 
     material = [rel for rel in files if rel not in secret
                 and (rel in DELIVERABLES or any(rel.startswith(p) for p in STUDENT_MATERIAL))]
@@ -681,8 +692,10 @@ def _copy(path: Path, target: Path, *, rel: str, manifest: Manifest, values: dic
     if rule is None or path.is_symlink():
         shutil.copy2(path, target, follow_symlinks=False)
         return
+    func = REWRITERS[rule.kind]
+    where = {"path": path} if "path" in inspect.signature(func).parameters else {}  # a rewriter that reads files beside it
     try:
-        text = REWRITERS[rule.kind](path.read_text(encoding="utf-8"), variables=values, **rule.options)
+        text = func(path.read_text(encoding="utf-8"), variables=values, **where, **rule.options)
     except TypeError as exc:
         raise ReleaseError(f"{MANIFEST}: rewrite `{rule.kind}` of {rel}: bad options ({exc})") from None
     except ReleaseError as exc:

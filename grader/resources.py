@@ -9,7 +9,8 @@ from typing import Any
 
 # Modules that define providers; imported on first lookup so static runs never touch Docker.
 PROVIDER_MODULES = ("grader.parse.dockerfiles", "grader.docker.compose", "grader.docker.build", "grader.docker.containers",
-                    "grader.docker.stack", "grader.docker.publish", "grader.docker.tracking")
+                    "grader.docker.stack", "grader.docker.publish", "grader.docker.tracking",
+                    "grader.docker.container_tests")
 _PROVIDERS: dict[str, Provider] = {}
 
 

@@ -1,4 +1,9 @@
-"""Load the rubric (tasks, checks, points, hints, lab links) from rubric.yaml."""
+"""Load the rubric (tasks, checks, points, hints, lab links) from rubric.yaml.
+
+A task may name a chaffs file (`chaffs: chaffs.yaml`, task 10) and one of hidden chaffs
+(`hidden_chaffs: chaffs_hidden.yaml`): each planted fault in them becomes one more check of that
+task, `<task>.catches-<chaff id>` (grader.chaffs), all or nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+
+from grader import chaffs as chaff_data
 
 log = logging.getLogger(__name__)
 RUBRIC_PATH = Path(__file__).with_name("rubric.yaml")
@@ -65,6 +72,7 @@ class TaskSpec:
     # task, written by `python -m grader release`), so reports can still say what grading adds.
     hidden_checks: int = 0
     hidden_points: float = 0.0
+    chaffs: tuple[chaff_data.Chaff, ...] = ()   # the planted faults behind its catches-* checks
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,38 @@ class Rubric:
                 sum(c.points for c in entries) + sum(t.hidden_points for t in tasks))
 
 
-def _parse(data: dict) -> Rubric:
+# What a planted fault's check reads: the student's tests run against containers of images.
+CHAFF_EVIDENCE = ("container",)
+
+
+def _chaff_checks(task_id: str, chaffs) -> list[CheckSpec]:
+    """One check per planted fault, `<task>.catches-<id>`: caught or not, no partial credit."""
+    return [CheckSpec(id=c.check_id(task_id), task_id=task_id, title=f"Your tests catch it: {c.title}",
+                      points=c.points, hint=c.hint, section=c.section, visibility=c.visibility,
+                      evidence=CHAFF_EVIDENCE)
+            for c in chaffs]
+
+
+def _task_chaffs(task_id: str, raw: dict, base: Path) -> tuple:
+    """A task's planted faults: `chaffs:` (visible ones) then `hidden_chaffs:` (hidden ones, a file
+    of their own that the student edition leaves out), both relative to the rubric."""
+    found = []
+    for key, visibility in (("chaffs", "visible"), ("hidden_chaffs", "hidden")):
+        if not raw.get(key):
+            continue
+        loaded = chaff_data.load(base / raw[key])
+        wrong = [c.id for c in loaded if c.visibility != visibility]
+        if wrong:
+            raise ValueError(f"task {task_id}: `{key}` ({raw[key]}) may hold only {visibility} chaffs, "
+                             f"not {', '.join(wrong)}")
+        found += loaded
+    ids = [c.id for c in found]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"task {task_id}: a chaff id is in both `chaffs` and `hidden_chaffs`")
+    return tuple(found)
+
+
+def _parse(data: dict, *, base: Path = RUBRIC_PATH.parent) -> Rubric:
     tasks = []
     for raw in data["tasks"]:
         task_id = str(raw["id"])
@@ -142,12 +181,14 @@ def _parse(data: dict) -> Rubric:
                 hint=" ".join(c["hint"].split()), section=c["section"], visibility=visibility,
                 evidence=evidence, partial=partial,
             ))
+        chaffs = _task_chaffs(task_id, raw, base)
+        checks += _chaff_checks(task_id, chaffs)
         hidden = raw.get("hidden") or {}
         if not isinstance(hidden, dict) or set(hidden) - {"checks", "points"}:
             raise ValueError(f"task {task_id}: `hidden` must be a mapping with `checks` and `points`")
         tasks.append(TaskSpec(
             id=task_id, title=raw["title"], section=raw["section"], scored=raw.get("scored", True),
-            summary=" ".join(raw.get("summary", "").split()), checks=tuple(checks),
+            summary=" ".join(raw.get("summary", "").split()), checks=tuple(checks), chaffs=chaffs,
             hidden_checks=int(hidden.get("checks", 0)), hidden_points=float(hidden.get("points", 0)),
         ))
     return Rubric(tasks=tuple(tasks))
@@ -155,5 +196,6 @@ def _parse(data: dict) -> Rubric:
 
 @lru_cache(maxsize=4)
 def load(path: Path = RUBRIC_PATH) -> Rubric:
+    """The rubric in `path` with the chaffs files it names (relative to it); ValueError, OSError."""
     with open(path, encoding="utf-8") as fh:
-        return _parse(yaml.safe_load(fh))
+        return _parse(yaml.safe_load(fh), base=path.parent)

@@ -146,8 +146,22 @@ def _customers_csv() -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
+def _no_symlinks_on_the_way(workdir: Path, rel: str) -> None:
+    """Remove symbolic links among the folders of `rel` under `workdir`: a submission's link (say
+    `notebooks -> /etc`) must never make the grader write outside its scratch copy."""
+    path = workdir
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            path.unlink()
+
+
 def plant_markers(workdir: Path) -> None:
-    """Plant the same clutter in every scratch copy, so build contexts compare between submissions."""
+    """Plant the same clutter in every scratch copy, so build contexts compare between submissions.
+
+    Never writes through a symbolic link of the submission (it is replaced by a real folder)."""
+    for rel in [r for _, r, _ in PLANTED] + [f"{d}/{MARKER}" for d in MARKED_DIRS] + ["data/raw/customers.csv"]:
+        _no_symlinks_on_the_way(workdir, rel)
     for _, rel, content in PLANTED:
         path = workdir / rel
         path.parent.mkdir(parents=True, exist_ok=True)

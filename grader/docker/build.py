@@ -219,29 +219,33 @@ class BoundedLog:
 
 def build_image(ctx, *, context: Path, dockerfile: str, tag: str, what: str,
                 buildargs: dict | None = None, target: str | None = None,
-                cache: bool | None = None) -> BuiltImage:
+                cache: bool | None = None, labels: dict | None = None, keep: bool = False) -> BuiltImage:
     """Build and tag an image (removed at cleanup), or raise ResourceError with the log excerpt.
 
+    `dockerfile` is relative to `context`, or an absolute path outside it (sent with the context).
     `cache` None follows --no-cache; True always uses the layer cache (a rebuild compared with
-    the build just made must, or every layer would differ).
+    the build just made must, or every layer would differ). `labels` default to the run's labels;
+    `keep` leaves the tag after the run (a grader tool image, labelled without a run id).
     """
     if not context.is_dir():
         raise ResourceError(f"{what}: the build context {context} does not exist")
     if not (context / dockerfile).is_file():
         raise ResourceError(f"{what}: {dockerfile} is missing", expected=f"{dockerfile} in the build context")
+    labels = ctx.labels if labels is None else labels
     ctx.event("build", f"{what}: building {tag}")
     started = time.monotonic()
     text, error, image_id = _stream(
         ctx, timeout=ctx.options.timeout("build"), path=str(context), dockerfile=dockerfile, tag=tag,
-        labels=ctx.labels, buildargs=buildargs or None, target=target or None,
+        labels=labels, buildargs=buildargs or None, target=target or None,
         nocache=ctx.options.no_cache if cache is None else not cache)
     seconds = time.monotonic() - started
     _trim_at_cleanup(ctx)  # registered before the image's removal below, so it runs after it
-    keep_as_cache(ctx.docker, parse_steps(text, extra_steps=len(ctx.labels)))
-    if image_id and not error:
+    keep_as_cache(ctx.docker, parse_steps(text, extra_steps=len(labels)))
+    if image_id and not error and not keep:
         ctx.defer(f"remove image {tag}", lambda: _untag(ctx, tag))
     if error:
-        raise _build_failure(ctx, what=what, dockerfile=context / dockerfile, text=text, error=error)
+        raise _build_failure(ctx, what=what, dockerfile=context / dockerfile, text=text, error=error,
+                             extra_steps=len(labels))
     try:
         attrs = ctx.docker.images.get(tag).attrs
     except (ImageNotFound, APIError) as exc:
@@ -249,7 +253,7 @@ def build_image(ctx, *, context: Path, dockerfile: str, tag: str, what: str,
     ctx.event("build", f"{what}: built in {seconds:.1f} s")
     return BuiltImage(tag=tag, id=attrs["Id"], dockerfile=dockerfile, context=context,
                       seconds=round(seconds, 1), log=text, attrs=attrs,
-                      steps=tuple(parse_steps(text, extra_steps=len(ctx.labels))))
+                      steps=tuple(parse_steps(text, extra_steps=len(labels))))
 
 
 def _untag(ctx, tag: str) -> None:
@@ -429,9 +433,9 @@ def _trim_at_cleanup(ctx) -> None:
     ctx.defer("trim the build cache", trim)
 
 
-def _build_failure(ctx, *, what: str, dockerfile: Path, text: str, error: str) -> ResourceError:
-    step_line, excerpt = failure_excerpt(renumber(text, len(ctx.labels)), error)
-    steps = parse_steps(text, extra_steps=len(ctx.labels))
+def _build_failure(ctx, *, what: str, dockerfile: Path, text: str, error: str, extra_steps: int) -> ResourceError:
+    step_line, excerpt = failure_excerpt(renumber(text, extra_steps), error)
+    steps = parse_steps(text, extra_steps=extra_steps)
     where = steps[-1].label if steps and step_line else ""
     try:
         source = dockerfile.read_text(encoding="utf-8", errors="replace")

@@ -124,7 +124,8 @@ def hidden_note(report: GradeReport) -> str | None:
         return None
     total = points(total_points)
     one = count == 1
-    return (f"{count} hidden {'check' if one else 'checks'} ({total} points) in these tasks "
+    return (f"{count} hidden {'check' if one else 'checks'} ({total} point{'' if total == '1' else 's'}) "
+            "in these tasks "
             f"{'runs' if one else 'run'} only when your instructor grades (python -m grader --instructor); "
             f"{'it is' if one else 'they are'} not in this score.")
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import testinfra
 
+from grader.chaffs import Chaff
 from grader.docker.service import ALL_INTERFACES, has_healthcheck, healthcheck_budget, serving_port
 from grader.errors import ResourceError
 from grader.parse.dockerfiles import DockerfileModel
-from grader.results import fail, ok
+from grader.results import Outcome, fail, ok
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +156,63 @@ def healthy(service, image, *, timeout: float):
     return fail(f"the container is `{health.status}` after {health.seconds:.0f} s",
                 expected=f"`healthy` within {health.budget:.0f} s (start-period + interval x retries + timeout)",
                 found=f"status `{health.status}`{output}")
+
+
+# -- task 10: what its visible checks (t10_container_tests) and hidden ones (t10_hidden) share --
+SHOWN = 4             # tests named in a message before "and N more"
+DETAILS_CHARS = 3000  # characters of pytest's output in a check's details
+
+
+def short_names(nodeids) -> dict[str, str]:
+    """How messages name tests: `test_x` when all are in one file, else `test_file.py::test_x`."""
+    files = {n.partition("::")[0] for n in nodeids}
+    return {n: n.partition("::")[2] if len(files) == 1 and "::" in n else n.split("/")[-1] for n in nodeids}
+
+
+def _names(nodeids, *, shown: int = SHOWN) -> str:
+    names = [short_names(nodeids)[n] for n in sorted(nodeids)]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def valid_tests(result) -> frozenset[str]:
+    """The tests that passed on every correct image: the only ones that may catch a fault."""
+    sets = [w.run.passed for w in result.wheats]
+    return frozenset.intersection(*sets) if sets else frozenset()
+
+
+def catches_outcome(result, *, chaff: Chaff) -> Outcome:
+    """10.catches-<id> from a ContainerTests: did a valid test fail on the image with this fault?
+
+    Raises ResourceError (blamed on 10.passes-correct) when no test passes on the correct images.
+    """
+    valid = valid_tests(result)
+    if not valid:
+        raise ResourceError("no test passes on a correct image, so none can tell a faulty image apart",
+                            blame="10.passes-correct")
+    already = [(w.label, w.proofs[chaff.id]) for w in result.wheats if chaff.id in w.proofs and w.proofs[chaff.id].holds]
+    if already:
+        label, proof = already[0]
+        return fail(f"{label} already has this fault ({chaff.title}), so it cannot be told apart from it",
+                    expected="a correct image to compare with: fix the image first",
+                    found=f"on {label}: {proof.evidence}")
+    planted = result.chaffs.get(chaff.id)
+    if planted is None:
+        raise ResourceError(f"the planted fault {chaff.id} was not run", blame="10.passes-correct")
+    if not planted.planted:
+        return ok(f"not graded on your image: the grader could not plant this fault ({planted.reason}); "
+                  "it does not count against you")
+    run = planted.run
+    if run.error:
+        return fail(f"your tests gave no result on the image where {chaff.title}: {run.error}",
+                    expected="the tests to run to the end", found=run.error, details=run.output[-DETAILS_CHARS:] or None)
+    caught = sorted(n for n in valid if run.outcome(n).outcome != "passed")
+    evidence = f"planted: {planted.proof.evidence}" if planted.proof else "planted"
+    if caught:
+        first = run.outcome(caught[0])
+        why = f": {first.message.splitlines()[0][:160]}" if first.message else f" ({first.outcome})"
+        return ok(f"caught by {_names(caught)} ({evidence}; {short_names(valid)[first.nodeid]}{why})")
+    return fail(f"this fault survived your tests: {chaff.title}",
+                expected="a test that passes on the correct image to fail on this one",
+                found=f"all {len(valid)} test(s) that pass on the correct image also passed with the fault ({evidence})",
+                details=run.output[-DETAILS_CHARS:] or None)

@@ -140,12 +140,18 @@ def test_unknown_task_is_a_usage_error(capsys):
     assert "unknown task id" in capsys.readouterr().err
 
 
+def test_a_missing_reference_dockerfile_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([str(REPO), "--instructor", "--reference-dockerfile", str(tmp_path / "nope")])
+    assert info.value.code == 2 and "--reference-dockerfile" in capsys.readouterr().err
+
+
 def test_rubric_command(capsys):
     assert cli.main(["rubric", "--format", "json"]) == 0
     student = json.loads(capsys.readouterr().out)
     assert cli.main(["rubric", "--format", "json", "--instructor"]) == 0
     instructor = json.loads(capsys.readouterr().out)
-    assert (student["max_score"], instructor["max_score"]) == (98, 100)
+    assert (student["max_score"], instructor["max_score"]) == (108, 111)
     assert cli.main(["rubric", "--task", "3"]) == 0
     out = capsys.readouterr().out
     assert "3.ignore-patterns" in out and "2.builds" not in out and "Total: 8 points" in out

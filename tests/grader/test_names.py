@@ -124,7 +124,7 @@ EVIDENCE_OF = {"mlapp_dockerfile": "files", "mlflow_dockerfile": "files", "compo
                "mlapp_container": "container", "mlflow_container": "container", "mlapp_api": "container",
                "mlflow_api": "container", "run_network": "container", "stack": "stack", "mlflow_run": "stack",
                "registry": "registry",
-               "published": "registry"}
+               "published": "registry", "container_test_files": "files", "container_tests": "container"}
 
 
 def test_every_resource_has_an_evidence_kind():

@@ -136,13 +136,19 @@ def test_rubric_rewrite_drops_hidden_checks_and_keeps_comments_and_layout():
     text = rubric_without_hidden(original, variables={})
     student, instructor = _parse(yaml.safe_load(text)), load()
     assert [c.id for c in student.checks] == [c.id for c in instructor.checks if c.visibility == "visible"]
-    assert student.max_points() == student.max_points(instructor=True) == instructor.max_points() == 98
-    assert student.hidden() == instructor.hidden() == (1, 2.0)        # the count survives, the entries do not
+    assert student.max_points() == student.max_points(instructor=True) == instructor.max_points() == 108
+    assert student.hidden() == instructor.hidden() == (2, 3.0)        # the count survives, the entries do not
     assert student.task("7").hidden_checks == 1 and "7.survives-outage" not in text
-    # Comments and formatting are the original's: every line but the summary comes from it.
+    # Task 10's hidden planted faults: their file is no longer named, their number is.
+    assert student.task("10").hidden_checks == 1 and "10.catches-git-in-image" not in text
+    assert "hidden_chaffs:" not in text and "chaffs_hidden.yaml" not in text
+    assert [c.id for c in student.task("10").chaffs] == [c.id for c in instructor.task("10").chaffs
+                                                         if c.visibility == "visible"]
+    # Comments and formatting are the original's: every line but the summaries comes from it.
     assert text.splitlines()[:5] == original.splitlines()[:5]
     added = [line for line in text.splitlines() if line not in original.splitlines()]
-    assert added == ["    hidden: {checks: 1, points: 2}  # run only in the instructor's grading; not in this edition"]
+    assert added == ["    hidden: {checks: 1, points: 2}  # run only in the instructor's grading; not in this edition",
+                     "    hidden: {checks: 1, points: 1}  # run only in the instructor's grading; not in this edition"]
     assert "\n\n  - id: \"8\"" in text                                # the blank line between tasks stays
 
 
@@ -230,7 +236,7 @@ def test_the_edition_has_what_students_need_and_nothing_else(edition):
         if rel.startswith(("starter/", "labs/", "Dockerfile.", "docker-compose.yml")):
             assert (edition / rel).read_bytes() == (REPO / rel).read_bytes(), rel
     readme = (edition / "README.md").read_text()
-    assert "out of\n**98** points" in readme and "1 hidden check worth 2 points" in readme
+    assert "out of\n**108** points" in readme and "2 hidden checks worth 3 points" in readme
     assert "@@" not in readme + (edition / ".github/workflows/grade.yml").read_text()
     assert yaml.safe_load((edition / MARKER).read_text())["edition"] == "student"
 
@@ -255,8 +261,10 @@ def test_fingerprints_are_what_students_do_not_legitimately_get():
     for legit in ('FROM python:3.11-slim-bookworm', 'CMD ["gunicorn", "--config", "python:churn.gunicorn_conf", '
                   '"churn.wsgi:app"]', "condition: service_healthy", "from grader.registry import check"):
         assert legit not in texts, legit
+    secret = manifest().secret   # labs/states: answers, not students' material
     material = " ".join(" ".join((REPO / rel).read_text().split()) for rel in source_files(REPO)
-                        if rel.startswith(("starter/", "labs/")) and rel.endswith((".md", ".py", ".txt")))
+                        if rel.startswith(("starter/", "labs/")) and rel.endswith((".md", ".py", ".txt"))
+                        and not any(matches(rel, p) for p in secret))
     assert not [p for p in prints if p.text in material]
     assert all(len(p.text) >= 20 for p in prints if p.kind == "line")
 
@@ -365,13 +373,13 @@ def test_the_student_editions_rubric_has_no_hidden_check(edition):
     done = run(sys.executable, "-m", "grader", "rubric", "--format", "json", cwd=edition)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["max_score"] == 98
+    assert data["max_score"] == 108
     assert all(c["visibility"] == "visible" for t in data["tasks"] for c in t["checks"])
 
 
 def test_the_instructor_edition_keeps_instructor_options():
     done = run(sys.executable, "-m", "grader", "rubric", "--instructor", "--format", "json", cwd=REPO)
-    assert done.returncode == 0 and json.loads(done.stdout)["max_score"] == 100
+    assert done.returncode == 0 and json.loads(done.stdout)["max_score"] == 111
 
 
 def layered_venv(root: Path) -> Path:
@@ -404,15 +412,15 @@ def test_the_edition_sets_itself_up_and_grades_the_skeleton(edition, tmp_path):
     graded = run(str(venv / "bin/python"), "-m", "grader", "--format", "json", cwd=copy)
     assert graded.returncode == 1, graded.stderr                        # graded, below full marks
     report = json.loads(graded.stdout)
-    assert (report["score"], report["max_score"], report["mode"]) == (0, 98, "student")
-    assert len(report["tasks"]) == 8 and not report["errors"]
+    assert (report["score"], report["max_score"], report["mode"]) == (0, 108, "student")
+    assert len(report["tasks"]) == 9 and not report["errors"]
     for task in report["tasks"]:
         for check in task["checks"]:
             assert check["status"] != ERROR and check["hint"] and check["section"], check["id"]
-    assert "1 hidden check (2 points)" in graded.stderr
+    assert "2 hidden checks (3 points)" in graded.stderr
 
     tests = run(str(venv / "bin/python"), "-m", "pytest", "grader", "-q", "-p", "no:cacheprovider", cwd=copy)
-    assert tests.returncode == 1 and "39 failed" in tests.stdout, tests.stdout[-2000:]
+    assert tests.returncode == 1 and "47 failed" in tests.stdout, tests.stdout[-2000:]
 
     # The workflow's own steps, run here as the hosted runner would (after `make setup`).
     by_name = steps(copy / ".github/workflows/grade.yml")
@@ -422,8 +430,8 @@ def test_the_edition_sets_itself_up_and_grades_the_skeleton(edition, tmp_path):
     assert step.returncode == 0, step.stdout + step.stderr
     assert output.read_text() == "status=1\n"
     step = run("bash", "-e", "-c", by_name["Write the report to the job summary"]["run"], cwd=copy, env=env)
-    assert step.returncode == 0 and "Score: 0/98" in summary.read_text()
-    assert json.loads((copy / "grader-results/report.json").read_text())["max_score"] == 98
+    assert step.returncode == 0 and "Score: 0/108" in summary.read_text()
+    assert json.loads((copy / "grader-results/report.json").read_text())["max_score"] == 108
     assert (copy / "grader-results/junit.xml").read_text().startswith("<?xml")
 
 
@@ -458,10 +466,12 @@ def test_the_reference_laid_into_the_edition_gets_full_marks(edition, tmp_path, 
     copy = tmp_path / "submission"
     shutil.copytree(edition, copy, symlinks=True)
     for rel in SOLUTIONS:
-        shutil.copy2(REPO / rel, copy / Path(rel).relative_to("solutions"))
+        target = copy / Path(rel).relative_to("solutions")
+        target.parent.mkdir(parents=True, exist_ok=True)   # solutions/tests/container: the edition has no tests/
+        shutil.copy2(REPO / rel, target)
     report = grade(options=Options(submission=copy, instructor=True, workroot=tmp_path))
     problems = {c.id: f"{c.status}: {c.message} | {c.found}" for c in report.checks if c.status != PASSED}
     assert not problems, problems
-    assert report.score == report.max_score == 100 and not report.errors
+    assert report.score == report.max_score == 111 and not report.errors
     assert {c.id for c in report.checks} == {c.id for c in load().checks}
     assert leftovers(docker_client, report.run_id) == []

@@ -1,11 +1,12 @@
-"""grader.workspace: the scratch copy keeps nothing that reaches outside the submission."""
+"""grader.workspace: the scratch copy keeps nothing that reaches outside the submission, and planted
+clutter never lands outside it, whatever links a submission holds."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from grader.workspace import prepare
+from grader.workspace import MARKER, plant_markers, prepare
 
 
 def submission(root: Path) -> Path:
@@ -58,3 +59,29 @@ def test_a_symlink_in_solutions_is_not_laid_over(tmp_path):
     assert (dest / "Dockerfile.mlapp").read_text() == "FROM reference\n"
     assert not os.path.lexists(dest / "docker-compose.yml")
     assert "solutions/docker-compose.yml: a symlink, not laid over the copy" in said
+
+
+def test_planting_never_writes_through_a_submissions_links(tmp_path):
+    submission, outside = tmp_path / "submission", tmp_path / "outside"
+    (submission / "starter").mkdir(parents=True)
+    outside.mkdir()
+    (submission / "notebooks").symlink_to(outside, target_is_directory=True)
+    (submission / "data").symlink_to(outside, target_is_directory=True)
+    (submission / "logs").symlink_to(outside / "previous-run.log")
+    work = prepare(submission=submission, dest=tmp_path / "copy")
+    plant_markers(work)
+    assert list(outside.iterdir()) == []
+    assert (work / "notebooks" / MARKER).is_file() and not (work / "notebooks").is_symlink()
+    assert (work / "data" / "raw" / "customers.csv").is_file()
+
+
+def test_planting_never_writes_through_a_link_that_stays_inside(tmp_path):
+    """A link the copy keeps (it resolves inside the submission) is replaced, not written through."""
+    submission = tmp_path / "submission"
+    (submission / "starter").mkdir(parents=True)
+    (submission / "notebooks").symlink_to("starter", target_is_directory=True)
+    work = prepare(submission=submission, dest=tmp_path / "copy")
+    assert (work / "notebooks").is_symlink()
+    plant_markers(work)
+    assert not (work / "notebooks").is_symlink() and (work / "notebooks" / MARKER).is_file()
+    assert not (work / "starter" / MARKER).exists()

@@ -18,9 +18,9 @@ def test_states_are_deliverables_of_labs_with_handouts():
     assert STATES, "labs/states/NN/ folders are missing"
     for lab, folder in STATES.items():
         assert lab in HANDOUTS, f"labs/states/{folder.name}: no handout labs/{folder.name}-*.md"
-        files = [p.name for p in folder.iterdir() if p.is_file() and p.name != "README.md"]
+        files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != "README.md"]
         assert files, f"{folder} writes no deliverable"
-        unknown = set(files) - set(DELIVERABLES)
+        unknown = set(files) - set(DELIVERABLES) - set(walk.REFERENCE_STATES)
         assert not unknown, f"{folder}: {sorted(unknown)} are not deliverables ({', '.join(DELIVERABLES)})"
 
 
@@ -53,10 +53,18 @@ def test_drift_either_way_is_caught(tmp_path):
     assert any("snippet line `EXPOSE 5000` is not in the deliverables" in p for p in problems)
 
 
+def test_lab_10s_state_is_the_reference_suite():
+    """Lab 10's exercise has no snippet: its state is solutions/tests/container, file for file."""
+    for rel, reference in walk.REFERENCE_STATES.items():
+        assert (walk.STATES / "10" / rel).read_bytes() == reference.read_bytes(), rel
+    assert walk.state_drift(10) == []
+
+
 def test_states_accumulate_in_lab_order(tmp_path):
     """The submission at the end of lab N: skeletons, then 02..N laid over them in order."""
     assert walk.state_files(1) == {}
     assert walk.state_files(max(STATES))["Dockerfile.mlapp"].parent.name == "09"
+    assert walk.state_files(10)["tests/container/test_api_container.py"].parent.name == "container"
     assert walk.state_files(8)["Dockerfile.mlapp"].parent.name == "02"
     assert walk.state_files(8)["docker-compose.yml"].parent.name == "08"
     assert walk.apply_state(tmp_path, 5) == [".dockerignore", "Dockerfile.mlapp", "Dockerfile.mlflow"]
