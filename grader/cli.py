@@ -247,6 +247,11 @@ def grade_command(argv: list[str]) -> int:
             return EXIT_CANNOT_GRADE
     for problem in option_problems(args):
         parser.error(problem)
+    if not submission.exists() or not submission.is_dir():
+        what = "does not exist" if not submission.exists() else "is a file, not a folder"
+        print(f"error: {submission} {what}: pass the folder of a submission (the repository root) as "
+              "SUBMISSION_DIR, or run from inside it.", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
     if not looks_like_submission(submission):
         print(f"error: {submission} is not a lab submission (no starter/ directory and none of "
               "Dockerfile.mlapp, Dockerfile.mlflow, docker-compose.yml, .dockerignore). "

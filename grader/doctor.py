@@ -162,7 +162,8 @@ def check_grader_disk(cli, *, keep_storage: str = DEFAULT_KEEP_STORAGE) -> Findi
                f"{disk.orphans} untagged grader images ({_gb(disk.orphan_bytes)} at most)")
     if disk.run_images:
         return Finding("Grader disk", WARN, message, essential=False,
-                       fix="Runs that were killed or kept left images: `python -m grader cleanup --all`.")
+                       fix="Runs that were killed or kept left images: `python -m grader cleanup --run ID` for each, "
+                           "or `--all` when no grade is running on this engine (a batch, CI).")
     if disk.cache_bytes > parse_size(keep_storage) or disk.orphans:
         return Finding("Grader disk", WARN, message, essential=False,
                        fix="`python -m grader cleanup --cache` empties the build cache and removes untagged "

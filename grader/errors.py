@@ -26,6 +26,17 @@ class ResourceError(GraderError):
         self.expected = expected
 
 
+class Inconclusive(GraderError):
+    """The grader could not reach a verdict on a check in this run (its own probe timed out, e.g. on an
+    overloaded machine), so it gives neither the points nor a failure: the check scores 0 with status
+    `error`, the message says why, and the hint asks for a regrade. Never raised for what a student's
+    work causes (that is a failure)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 class EngineUnavailable(ResourceError):
     """No Docker engine answers (the message carries the doctor's advice)."""
 

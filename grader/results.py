@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 SCHEMA_VERSION = "1.0"
@@ -35,8 +36,24 @@ def fail(message: str, *, expected: str, found: str, details: str | None = None,
                    details=details, partial=partial, measure=measure)
 
 
+# ANSI/VT100 escape sequences (CSI such as colours, OSC such as titles) and the C0 control
+# characters XML 1.0 forbids (all but tab, newline and carriage return; ECMA-48 for the sequences).
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plain_text(text: str) -> str:
+    """`text` without terminal escape sequences and forbidden control characters; line ends as \\n."""
+    text = _ESCAPES.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub("", text)
+
+
 @dataclass(frozen=True)
 class CheckResult:
+    """One check's result. Its texts are plain: terminal escape sequences (a build log's colours)
+    and control characters other than tab and newline are removed on creation, since XML 1.0
+    (the JUnit report) forbids them and no report shows them usefully."""
+
     id: str
     task_id: str
     title: str
@@ -51,6 +68,12 @@ class CheckResult:
     visibility: str
     details: str | None = None
     duration_s: float = 0.0
+
+    def __post_init__(self):
+        for name in ("message", "expected", "found", "hint", "details"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, plain_text(value))
 
     @property
     def passed(self) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from grader import __version__, registry, resources
 from grader.context import Context
-from grader.errors import ResourceError, WorkspaceError
+from grader.errors import Inconclusive, ResourceError, WorkspaceError
 from grader.options import Options
 from grader.results import ERROR, FAILED, PASSED, CheckResult, GradeReport, Outcome, TaskResult
 from grader.rubric import CheckSpec, Rubric, load
@@ -35,6 +35,8 @@ PREFETCH = ("stack", "mlflow_container", "mlapp_container", "mlapp_api", "mlflow
 CONCURRENT_PHASES = ("inspect",)
 CHECK_WORKERS = 4
 BUG_HINT = "This is a fault in the grader, not in your work: please report it with the JSON report attached."
+INCONCLUSIVE_HINT = ("The grader could not decide this check in this run; it is not a fault in your work. "
+                     "Grade again (on a less busy machine if this one was overloaded).")
 WARNING = "warning: "   # report `errors` lines that cost nothing and do not stop grading
 
 
@@ -87,12 +89,14 @@ def _resources(ctx: Context, impl: registry.CheckFn) -> dict:
     return made
 
 
-def _error(spec: CheckSpec, exc: Exception, *, seconds: float) -> CheckResult:
-    """A grader bug inside one check: it scores 0 with status `error`; the run goes on."""
+def _error(spec: CheckSpec, exc: Exception, *, seconds: float, message: str | None = None,
+           hint: str = BUG_HINT) -> CheckResult:
+    """A grader bug inside one check, or no verdict (errors.Inconclusive): it scores 0 with status
+    `error`; the run goes on."""
     return CheckResult(
         id=spec.id, task_id=spec.task_id, title=spec.title, status=ERROR, score=0.0,
-        max_score=spec.points, message=f"grader error: {type(exc).__name__}: {exc}",
-        expected=None, found=None, hint=BUG_HINT, section=spec.section,
+        max_score=spec.points, message=message or f"grader error: {type(exc).__name__}: {exc}",
+        expected=None, found=None, hint=hint, section=spec.section,
         visibility=spec.visibility, duration_s=round(seconds, 2),
     )
 
@@ -119,6 +123,10 @@ def run_check(ctx: Context, spec: CheckSpec, *, rubric: Rubric) -> CheckResult:
         outcome = Outcome(passed=False, message=exc.message if blame == spec.id else f"Not checked: {exc.message}",
                           expected=exc.expected or "what this check needs to be available",
                           found=exc.message, details=exc.details)
+    except Inconclusive as exc:
+        log.warning("check %s: no verdict in this run: %s", spec.id, exc.message)
+        return _error(spec, exc, seconds=time.monotonic() - started, message=f"no verdict: {exc.message}",
+                      hint=INCONCLUSIVE_HINT)
     except Exception as exc:  # a bug in a check must cost that check, not the whole run
         log.exception("check %s crashed", spec.id)
         return _error(spec, exc, seconds=time.monotonic() - started)

@@ -67,6 +67,7 @@ class ChaffRun:
     run: SuiteRun | None = None
     proof: Proof | None = None
     reason: str = ""
+    unproven: bool = False   # made, but the grader's proof of it gave no answer (a probe that timed out)
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,8 @@ def container_tests(ctx) -> ContainerTests:
                                 must_answer=False, before=prove, stop=stop)
         proof = run.evidence if isinstance(run.evidence, Proof) else None
         if proof is None or not proof.holds:
-            return ChaffRun(chaff=chaff, planted=False, run=run, proof=proof, reason=run.error or "no proof")
+            return ChaffRun(chaff=chaff, planted=False, run=run, proof=proof, reason=run.error or "no proof",
+                            unproven=proof is None or proof.inconclusive)
         ctx.event("tests", f"container tests on planted fault {chaff.id}: {_summary(run)}")
         return ChaffRun(chaff=chaff, planted=True, run=run, proof=proof)
 

@@ -141,6 +141,7 @@ class Proof:
 
     holds: bool
     evidence: str
+    inconclusive: bool = False  # the probe itself gave no answer (an exec or request that failed or timed out)
 
 
 def _python(service: Service, code: str) -> tuple[bool, str]:
@@ -159,7 +160,7 @@ def _running(service: Service) -> bool:
 def _runs_as_root(service: Service, argument: str, sample) -> Proof:
     done, out = _python(service, "print([l.split()[2] for l in open('/proc/1/status') if l.startswith('Uid:')][0])")
     if not done:
-        return Proof(False, f"could not read /proc/1/status: {out[-200:]}")
+        return Proof(False, f"could not read /proc/1/status: {out[-200:]}", inconclusive=True)
     return Proof(out == "0", f"PID 1 runs as uid {out}")
 
 
@@ -187,6 +188,8 @@ def _down(service: Service, argument: str, sample) -> Proof:
 def _predict_fails(service: Service, argument: str, sample) -> Proof:
     answer = service.http(service.url("/predict"), method="POST", payload=sample, timeout=20)
     status = answer.get("status")
+    if status is None:
+        return Proof(False, f"POST /predict (sample request) did not answer: {answer.get('error')}", inconclusive=True)
     return Proof(isinstance(status, int) and status >= 500,
                  f"POST /predict (sample request) -> {status or answer.get('error')}")
 
@@ -195,7 +198,7 @@ def _logs_not_on_stdout(service: Service, argument: str, sample) -> Proof:
     request_id = f"mlops-grader-{secrets.token_hex(6)}"
     answer = service.http(service.url("/health"), headers={"X-Request-ID": request_id}, timeout=10)
     if answer.get("status") is None:
-        return Proof(False, f"GET /health did not answer: {answer.get('error')}")
+        return Proof(False, f"GET /health did not answer: {answer.get('error')}", inconclusive=True)
     seen = wait.poll(lambda: request_id in service.logs(), timeout=LOG_WAIT)
     return Proof(not seen, f"request {request_id} {'is' if seen else 'is not'} in `docker logs`")
 
@@ -207,14 +210,14 @@ def _compiler(service: Service, argument: str, sample) -> Proof:
     except (ValueError, IndexError):
         found = None
     if found is None:
-        return Proof(False, f"could not look for compilers: {out[-200:]}")
+        return Proof(False, f"could not look for compilers: {out[-200:]}", inconclusive=True)
     return Proof(bool(found), f"on PATH: {', '.join(found)}" if found else "no compiler on PATH")
 
 
 def _exists(service: Service, argument: str, sample) -> Proof:
     done, out = _python(service, f"import os; print(os.path.lexists({argument!r}))")
     if not done:
-        return Proof(False, f"could not look for {argument}: {out[-200:]}")
+        return Proof(False, f"could not look for {argument}: {out[-200:]}", inconclusive=True)
     return Proof(out.endswith("True"), f"{argument} {'exists' if out.endswith('True') else 'does not exist'}")
 
 
@@ -228,7 +231,8 @@ def confirm(chaff: Chaff, service: Service, *, facts: ImageFacts, sample) -> Pro
     """Run the chaff's confirm probe on a running container (the chaff's, or the correct image's).
 
     `service.port` must be the API's port; `sample` is the record POSTed to /predict. A probe that
-    cannot run (the container exited, no Python) says so and does not hold, except `down`.
+    cannot run (the container exited, no Python) says so and does not hold, except `down`; one whose
+    exec or request failed or timed out is also `inconclusive` (task 10 then gives no verdict).
     """
     probe = CONFIRMS[chaff.confirm_name]
     try:
@@ -239,5 +243,5 @@ def confirm(chaff: Chaff, service: Service, *, facts: ImageFacts, sample) -> Pro
         return Proof(False, "the container is not running")
     try:
         return probe(service, argument, sample)
-    except ResourceError as exc:
-        return Proof(False, exc.message)
+    except ResourceError as exc:  # the probe could not run (exec or request failed): no verdict
+        return Proof(False, exc.message, inconclusive=True)

@@ -11,7 +11,7 @@ import testinfra
 
 from grader.chaffs import Chaff
 from grader.docker.service import ALL_INTERFACES, has_healthcheck, healthcheck_budget, serving_port
-from grader.errors import ResourceError
+from grader.errors import Inconclusive, ResourceError
 from grader.parse.dockerfiles import DockerfileModel
 from grader.results import Outcome, fail, ok
 
@@ -199,6 +199,9 @@ def catches_outcome(result, *, chaff: Chaff) -> Outcome:
     planted = result.chaffs.get(chaff.id)
     if planted is None:
         raise ResourceError(f"the planted fault {chaff.id} was not run", blame="10.passes-correct")
+    if not planted.planted and planted.unproven:  # a probe of the grader's gave no answer: no free points
+        raise Inconclusive(f"the grader planted this fault ({chaff.title}) but its probe of it gave no answer "
+                           f"({planted.reason}), so your tests were not graded on it")
     if not planted.planted:
         return ok(f"not graded on your image: the grader could not plant this fault ({planted.reason}); "
                   "it does not count against you")

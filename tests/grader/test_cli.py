@@ -133,6 +133,11 @@ def test_help_documents_exit_codes_and_commands():
 def test_not_a_submission_cannot_be_graded(tmp_path, capsys):
     assert cli.main([str(tmp_path)]) == cli.EXIT_CANNOT_GRADE
     assert "is not a lab submission" in capsys.readouterr().err
+    assert cli.main([str(tmp_path / "missing")]) == cli.EXIT_CANNOT_GRADE
+    assert "missing does not exist" in capsys.readouterr().err
+    (tmp_path / "file.txt").write_text("x")
+    assert cli.main([str(tmp_path / "file.txt")]) == cli.EXIT_CANNOT_GRADE
+    assert "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_unknown_task_is_a_usage_error(capsys):

@@ -26,3 +26,15 @@ def test_a_budget_large_enough_changes_nothing(tmp_path):
     report = grade(options=Options(submission=REPO, solution=True, task_ids=("6",), time_budget=600,
                                    workroot=tmp_path))
     assert report.score == report.max_score and not report.errors
+
+
+def test_no_verdict_scores_zero_as_an_error_with_a_regrade_hint():
+    from grader.errors import Inconclusive
+    from grader.rubric import load
+    from grader.run import INCONCLUSIVE_HINT, _error
+
+    spec = load().check("2.builds")
+    result = _error(spec, Inconclusive("probe timed out"), seconds=1.0, message="no verdict: probe timed out",
+                    hint=INCONCLUSIVE_HINT)
+    assert (result.status, result.score, result.message) == ("error", 0.0, "no verdict: probe timed out")
+    assert "not a fault in your work" in result.hint

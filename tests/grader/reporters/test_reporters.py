@@ -118,6 +118,19 @@ def test_junit_structure():
     assert root.find(".//testcase[@name='2.non-root Title of 2.non-root']/system-out").text == "runs as uid 10001"
 
 
+def test_terminal_escapes_and_control_characters_never_reach_a_report():
+    # A build log as BuildKit writes it to a terminal: colours, a title, a bell, a NUL (batch's junit.xml
+    # was not well-formed XML with these in it).
+    raw = "\x1b[31mERROR\x1b[0m: failed to solve\r\n\x1b]0;title\x07step 5\x00\x07 done\x1b[2K"
+    failed = check("2.builds", "failed", 0, 4, "\x1b[1mbuild failed\x1b[0m", details=raw, found="exit\x0c 1")
+    assert failed.details == "ERROR: failed to solve\nstep 5 done" and failed.message == "build failed"
+    task = TaskResult(id="2", title="Dockerfile.mlapp", section="labs/02-lab.md", checks=(failed,))
+    report = replace(make_report(), tasks=(task,))
+    root = ET.fromstring(junit.render(report))       # well-formed XML
+    assert "failed to solve" in root.find(".//failure").text
+    assert "\x1b" not in markdown.render(report) and "\x1b" not in text.render(report)
+
+
 def test_junit_hidden_checks_only_for_instructors():
     hidden = "7.survives-outage Title of 7.survives-outage"
     leaked = replace(make_report(mode="instructor"), mode="student")  # a hidden result in a student report

@@ -9,7 +9,7 @@ from grader.context import Context
 from grader.docker.container_tests import ChaffRun, ContainerTests, WheatRun
 from grader.docker.planting import Proof
 from grader.docker.sandbox import SuiteRun, TestOutcome
-from grader.errors import ResourceError
+from grader.errors import Inconclusive, ResourceError
 from grader.options import Options
 from grader.run import run_check
 from grader.tasks import t10_container_tests as t10
@@ -109,6 +109,16 @@ def test_a_fault_that_could_not_be_planted_does_not_count_against_the_student():
         chaff=CHAFFS["model-missing"], planted=False, reason="no model file (*.joblib) was found in the image")})
     outcome = t10.catches_outcome(tests, chaff=CHAFFS["model-missing"])
     assert outcome.passed and "could not plant this fault (no model file" in outcome.message
+
+
+def test_a_fault_whose_proof_gave_no_answer_is_no_verdict_not_free_points():
+    # the grader's own probe timed out (a busy machine): neither the points nor a failure (status error)
+    tests = result(suite(test_health="passed"), **{"binds-localhost": ChaffRun(
+        chaff=CHAFFS["binds-localhost"], planted=False, unproven=True,
+        proof=Proof(False, "could not read /proc/net/tcp (exit 124)", inconclusive=True),
+        reason="the planted fault did not show")})
+    with pytest.raises(Inconclusive, match="gave no answer"):
+        t10.catches_outcome(tests, chaff=CHAFFS["binds-localhost"])
 
 
 def test_short_names():
