@@ -16,7 +16,7 @@ help: ## List the targets
 setup: ## Install everything: venv, Docker engine, Compose v2, base images (idempotent)
 	@bash scripts/setup/setup.sh
 
-test: ## Run the whole suite in two lanes: pytest on 3 workers beside the notebooks + walk (TEST_JOBS=N, TEST_LANES=serial)
+test: ## Run the whole suite in two lanes: pytest on 2 workers beside the notebooks + walk (TEST_JOBS=N, TEST_LANES=serial)
 	@PYTHON=$(PY) PYTEST_OPTS="$(PYTEST_OPTS)" bash scripts/test-all.sh
 
 test-unit: ## Only the tests that need no Docker engine (fast)

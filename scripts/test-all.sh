@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite, every test run, in two lanes side by side on one engine (issue 13).
 #
-#   lane A  pytest: every test except tests/walk, on TEST_JOBS xdist workers (default 3: most Docker
-#           tests wait on the engine, not the CPU). Tests that share one expensive fixture (one
+#   lane A  pytest: every test except tests/walk, on TEST_JOBS xdist workers (default 2: more
+#           only overloads 2 cores beside lane B). Tests that share one expensive fixture (one
 #           graded reference, one reference stack, a module's fixtures) stay on one worker
 #           (tests/conftest.py xdist_group), so nothing is made twice.
 #   lane B  the notebooks (scripts/test-notebooks.sh), then tests/walk. Both publish the labs' host
@@ -16,15 +16,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 py=${PYTHON:-.venv/bin/python}
-jobs=${TEST_JOBS:-3}
+jobs=${TEST_JOBS:-2}
 logdir=${TEST_LOGDIR:-test-results}
 read -r -a opts <<< "${PYTEST_OPTS:-}"
-# the lanes share 2 cores: every grader timeout twice as long (grader/options.py default_timeout_scale)
-export GRADER_TIMEOUT_SCALE=${GRADER_TIMEOUT_SCALE:-2}
+# the lanes share 2 cores: every grader timeout three times as long (grader/options.py default_timeout_scale)
+export GRADER_TIMEOUT_SCALE=${GRADER_TIMEOUT_SCALE:-3}
 mkdir -p "$logdir"
 
 lane_a() {
-  "$py" -m pytest -n "$jobs" --dist loadgroup --ignore=tests/walk "${opts[@]}"
+  "$py" -m pytest -n "$jobs" --dist loadgroup --durations=25 --ignore=tests/walk "${opts[@]}"
 }
 
 lane_b() {

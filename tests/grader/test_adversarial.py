@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.docker import policy
+from grader.options import default_timeout_scale
 from grader.results import ERROR, PASSED
 from grader.rubric import load
 from grader.run import grade
@@ -88,7 +89,9 @@ def test_a_hostile_submission_is_a_scored_failure_that_leaves_nothing(path, tmp_
         assert any(fill(needle, outside) in w for w in warnings), f"no warning with {needle!r}: {warnings}"
     assert not report.blocking_errors, report.errors
 
-    assert seconds <= (overlay.within or POLICY_WITHIN_S), f"took {seconds:.0f} s"
+    # on a machine declared slow (GRADER_TIMEOUT_SCALE, make test's lanes) the limits stretch as the grader's do
+    limit = (overlay.within or POLICY_WITHIN_S) * default_timeout_scale()
+    assert seconds <= limit, f"took {seconds:.0f} s (limit {limit:.0f} s)"
     if not overlay.builds:
         assert not [t for k, t in events if k == "build"], "something was built before the refusal"
     assert peak_growth_mb < 300, f"the grader's memory grew by {peak_growth_mb:.0f} MB"

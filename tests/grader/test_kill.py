@@ -22,6 +22,7 @@ from docker.errors import ImageNotFound
 
 from grader.constants import CACHE_REPOSITORY
 from grader.docker.build import created_images
+from grader.options import default_timeout_scale
 from tests.grader.dockerkit import BASE, make_submission, traces
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -103,7 +104,7 @@ def kill_in(phase: str, submission: Path, workroot: Path) -> tuple[str, list[str
                              str(workroot)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[2], env={**os.environ, "COLUMNS": "200"})
     seen, run_id = [], None
-    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    deadline = time.monotonic() + PHASE_TIMEOUT_S * default_timeout_scale()
     try:
         for line in proc.stderr:
             seen.append(line.rstrip())

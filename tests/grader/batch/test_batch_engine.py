@@ -13,6 +13,7 @@ import pytest
 
 from grader.batch import records
 from grader.constants import LABEL_RUN
+from grader.options import default_timeout_scale
 from grader.results import ERROR, PASSED
 from tests.grader.batch.classroom import make_class
 
@@ -62,7 +63,7 @@ def test_batch_grades_a_class_survives_kill_9_and_leaves_nothing(tmp_path: Path,
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     runs: set[str] = set()
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 240 * default_timeout_scale()
     while len([r for r in records.load_all(out) if r.run_id]) < KILL_AFTER:
         assert first.poll() is None, "the batch finished before it could be killed:\n" + \
             (tmp_path / "first.log").read_text()
@@ -77,7 +78,7 @@ def test_batch_grades_a_class_survives_kill_9_and_leaves_nothing(tmp_path: Path,
     committed = {r.student: r.run_id for r in records.load_all(out) if r.run_id}
     assert KILL_AFTER <= len(committed) < len(gradable), committed
     # The children die with the batch (PR_SET_PDEATHSIG -> SIGTERM -> the grader's teardown).
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 120 * default_timeout_scale()
     while grading_processes(runs) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not grading_processes(runs), "grading children outlived the killed batch"
