@@ -19,8 +19,8 @@ py=${PYTHON:-.venv/bin/python}
 jobs=${TEST_JOBS:-2}
 logdir=${TEST_LOGDIR:-test-results}
 read -r -a opts <<< "${PYTEST_OPTS:-}"
-# the lanes share 2 cores: every grader timeout three times as long (grader/options.py default_timeout_scale)
-export GRADER_TIMEOUT_SCALE=${GRADER_TIMEOUT_SCALE:-3}
+# the lanes share 2 cores: every grader timeout twice as long (grader/options.py default_timeout_scale)
+export GRADER_TIMEOUT_SCALE=${GRADER_TIMEOUT_SCALE:-2}
 mkdir -p "$logdir"
 
 lane_a() {

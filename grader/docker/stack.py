@@ -240,9 +240,11 @@ class Stack:
 
     @staticmethod
     def hopeless(container, state: str) -> bool:
-        """Will not get better by waiting: unhealthy, exited for good, or crash-looping."""
+        """Will not get better by waiting: unhealthy, exited for good, or crash-looping. An unhealthy
+        container whose last check only exceeded its timeout (a busy machine) may still recover."""
         if state == "running+unhealthy":
-            return True
+            log = ((container.attrs.get("State") or {}).get("Health") or {}).get("Log") or []
+            return not (log and "exceeded timeout" in (log[-1].get("Output") or ""))
         policy = ((container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
         if state.startswith("exited") and policy == "no":
             return True

@@ -140,12 +140,16 @@ def non_root_outcome(service, image, model: DockerfileModel):
     return ok(f"runs as {running}; image: {user}")
 
 
-def healthy(service, image, *, timeout: float):
-    """2.healthy / 5.healthy: Docker reports `healthy` within the HEALTHCHECK's budget (at most `timeout` s)."""
+def healthy(service, image, *, timeout: float, scale: float = 1.0):
+    """2.healthy / 5.healthy: Docker reports `healthy` within the HEALTHCHECK's budget (at most `timeout` s).
+
+    The budget (start-period + interval x retries + timeout, in seconds) is multiplied by `scale`,
+    the run's timeout scale: on a machine declared slow the student's own figures stretch as the
+    grader's do (a busy 2-core machine starts gunicorn more slowly than the student's laptop)."""
     if not has_healthcheck(image.config):
         return fail("the image has no HEALTHCHECK, so it never turns healthy",
                     expected="a HEALTHCHECK that turns healthy", found="no healthcheck in the image config")
-    health = service.health(budget=min(healthcheck_budget(image.config), timeout))
+    health = service.health(budget=min(healthcheck_budget(image.config) * scale, timeout))
     if health.status == "healthy":
         if health.seconds <= health.budget:
             return ok(f"`healthy` within {health.seconds:.0f} s of starting (its HEALTHCHECK allows {health.budget:.0f} s)")

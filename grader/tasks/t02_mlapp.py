@@ -239,4 +239,5 @@ def healthcheck_is_exec(mlapp_dockerfile, mlapp_image=None):
 
 @check("2.healthy", phase="inspect")
 def turns_healthy(ctx, mlapp_container, mlapp_image):
-    return healthy(mlapp_container, mlapp_image, timeout=ctx.options.timeout("ready"))
+    return healthy(mlapp_container, mlapp_image, timeout=ctx.options.timeout("ready"),
+                   scale=ctx.options.timeout_scale)

@@ -110,7 +110,8 @@ def binds_all_interfaces(ctx, mlflow_container):
 
 @check("5.healthy", phase="inspect")
 def turns_healthy(ctx, mlflow_container, mlflow_image):
-    return healthy(mlflow_container, mlflow_image, timeout=ctx.options.timeout("ready"))
+    return healthy(mlflow_container, mlflow_image, timeout=ctx.options.timeout("ready"),
+                   scale=ctx.options.timeout_scale)
 
 
 @check("5.non-root", phase="inspect")
