@@ -116,8 +116,9 @@ def grader_runs(cli) -> set[str]:
     """Run ids of every grader-labelled container, network, volume and image on the engine."""
     selector = {"label": f"{LABEL_GRADER}=1"}
     found: set[str] = set()
-    for items in (cli.containers.list(all=True, filters=selector), cli.networks.list(filters=selector),
-                  cli.volumes.list(filters=selector), cli.images.list(filters=selector)):
+    for items in (cli.containers.list(all=True, filters=selector, ignore_removed=True),
+                  cli.networks.list(filters=selector), cli.volumes.list(filters=selector),
+                  engine.list_images(cli, filters=selector)):
         for item in items:
             labels = (item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels") or {})
             if labels.get(LABEL_RUN):

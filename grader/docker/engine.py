@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
@@ -24,15 +25,38 @@ def client(timeout: int = 120) -> docker.DockerClient:
         raise EngineUnavailable(NO_ENGINE, details=str(exc)) from None
 
 
+@dataclass(frozen=True)
+class ImageEntry:
+    """One row of `docker images` (the engine's list, not an inspect of each image)."""
+
+    id: str
+    tags: tuple[str, ...]
+    labels: dict
+
+    @property
+    def attrs(self) -> dict:
+        return {"Labels": self.labels}
+
+
+def list_images(cli: docker.DockerClient, *, filters: dict | None = None) -> list[ImageEntry]:
+    """The engine's image list in one call. docker-py's `images.list()` inspects every image after
+    listing, so an image another process removes meanwhile (a parallel grade, a cache trim) raises
+    ImageNotFound; the list itself carries the id, tags and labels needed here."""
+    return [ImageEntry(id=row["Id"], tags=tuple(t for t in row.get("RepoTags") or () if t != "<none>:<none>"),
+                       labels=row.get("Labels") or {})
+            for row in cli.api.images(filters=filters)]
+
+
 def sweep(cli: docker.DockerClient, *, run_id: str) -> list[str]:
     """Remove every container, network, volume and image labelled with this run."""
     problems: list[str] = []
     selector = {"label": f"{LABEL_RUN}={run_id}"}
     for kind, lister, remover in (
-        ("container", lambda: cli.containers.list(all=True, filters=selector), lambda c: c.remove(force=True, v=True)),
+        ("container", lambda: cli.containers.list(all=True, filters=selector, ignore_removed=True),
+         lambda c: c.remove(force=True, v=True)),
         ("network", lambda: cli.networks.list(filters=selector), lambda n: n.remove()),
         ("volume", lambda: cli.volumes.list(filters=selector), lambda v: v.remove(force=True)),
-        ("image", lambda: cli.images.list(filters=selector), lambda i: cli.images.remove(i.id, force=True)),
+        ("image", lambda: list_images(cli, filters=selector), lambda i: cli.images.remove(i.id, force=True)),
     ):
         try:
             found = lister()

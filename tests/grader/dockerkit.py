@@ -12,6 +12,7 @@ from pathlib import Path
 from grader import rubric
 from grader.constants import LABEL_RUN
 from grader.context import Context
+from grader.docker.engine import list_images
 from grader.options import Options, Timeouts
 from grader.results import CheckResult
 from grader.run import run_check
@@ -89,8 +90,8 @@ def variant_run(name: str) -> Run:
 def leftovers(client, run_id: str) -> list[str]:
     """Anything still labelled with the run: must be nothing after the run closed."""
     selector = {"label": f"{LABEL_RUN}={run_id}"}
-    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=selector)]
-    found += [f"image {i.tags or i.id}" for i in client.images.list(filters=selector)]
+    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=selector, ignore_removed=True)]
+    found += [f"image {i.tags or i.id}" for i in list_images(client, filters=selector)]
     found += [f"volume {v.name}" for v in client.volumes.list(filters=selector)]
     found += [f"network {n.name}" for n in client.networks.list(filters=selector)]
     return found
@@ -103,5 +104,5 @@ def traces(client, run_id: str) -> list[str]:
     found += [f"container {c.name}" for c in client.containers.list(all=True, ignore_removed=True) if run_id in c.name]
     found += [f"network {n.name}" for n in client.networks.list() if run_id in n.name]
     found += [f"volume {v.name}" for v in client.volumes.list() if run_id in v.name]
-    found += [f"image {t}" for i in client.images.list() for t in i.tags if run_id in t]
+    found += [f"image {t}" for i in list_images(client) for t in i.tags if run_id in t]
     return sorted(set(found))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.constants import LABEL_RUN
+from grader.docker.engine import list_images
 from grader.parse.references import parse_image
 from grader.registry import get
 from grader.tasks.t08_publish import tag_problem
@@ -58,5 +59,5 @@ def test_push_pull_round_trip_of_the_api_image(tmp_path, docker_client):
     assert outcome.message.startswith(f"pushed {registry}/grader-test/tiny-api:0.1.0")
     assert "GET /health on port 8000 answered 200" in outcome.message
     assert problems == [] and leftovers(docker_client, ctx.run_id) == []
-    assert not [t for i in docker_client.images.list() for t in i.tags if t.startswith(registry)]
+    assert not [t for i in list_images(docker_client) for t in i.tags if t.startswith(registry)]
     assert not docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={ctx.run_id}"})
