@@ -96,10 +96,24 @@ def exec_python(container, code: str, *, timeout: float = 30, user: str | None =
             # Images without coreutils' timeout: run unbounded (the probes bound their own I/O).
             exit_code, output = _exec(container, argv, user=user or "")
     except (APIError, RequestException) as exc:
-        return 126, f"docker exec failed: {getattr(exc, 'explanation', None) or exc}"
-    if exit_code != 0 and FORK_FAILED in output:
+        exit_code, output = 126, f"docker exec failed: {getattr(exc, 'explanation', None) or exc}"
+    if exit_code != 0 and (FORK_FAILED.lower() in output.lower() or at_process_limit(container)):
         output += f"\n{NO_PROCESSES_LEFT}"
     return exit_code, output
+
+
+def at_process_limit(container) -> bool:
+    """True when the container runs as many processes as its pids limit allows (`docker run
+    --pids-limit`), so a probe could not start (or timed out starting) for that reason; False
+    without a limit or when the engine cannot say."""
+    try:
+        limit = int(((container.attrs.get("HostConfig") or {}).get("PidsLimit")) or 0)
+        if limit <= 0:
+            return False
+        current = int(((container.stats(stream=False) or {}).get("pids_stats") or {}).get("current") or 0)
+    except (APIError, RequestException, ValueError, TypeError):
+        return False
+    return current >= limit - 1
 
 
 HTTP_PROBE = r"""

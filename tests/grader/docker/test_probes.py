@@ -104,3 +104,18 @@ def test_a_container_out_of_processes_says_so(tmp_path, docker_client):
     finally:
         remove_container(container)
         assert ctx.close() == []
+
+
+def test_at_process_limit_reads_the_pids_limit_and_the_current_count():
+    from grader.docker.probes import at_process_limit
+
+    class Fake:  # pure logic: the engine's figures as docker-py returns them
+        def __init__(self, limit, current):
+            self.attrs = {"HostConfig": {"PidsLimit": limit}}
+            self.current = current
+
+        def stats(self, stream):
+            return {"pids_stats": {"current": self.current}}
+
+    assert at_process_limit(Fake(64, 64)) and at_process_limit(Fake(64, 63))
+    assert not at_process_limit(Fake(64, 12)) and not at_process_limit(Fake(None, 999))
