@@ -25,6 +25,14 @@ DELIVERABLES = (API_DOCKERFILE, MLFLOW_DOCKERFILE, "docker-compose.yml", ".docke
 # The two roles a submission's services play, found by the Dockerfile they build.
 ROLES = {"mlapp": API_DOCKERFILE, "mlflow": MLFLOW_DOCKERFILE}
 
+# The environment the grader adds to every MLflow container it starts (standalone and in the stack).
+# MLflow 3 servers start a job runner by default: a supervisor and seven Huey consumers, about 100
+# processes that import MLflow again, 1.3 GB and some 15 CPU-seconds per start, for GenAI jobs
+# (online scoring, trace archival) no lab uses. Measured on mlflow 3.17.2: with it off, the server
+# settles at 7 processes and 360 MB (`docker stats`), and a full grade starts MLflow four times
+# (issue 13). `mlflow/environment_variables.py`: MLFLOW_SERVER_ENABLE_JOB_EXECUTION, default true.
+MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
 NO_ENGINE = (
     "No Docker engine answers. Start Docker (Codespaces: it starts with the codespace; "
     "Linux: `sudo systemctl start docker` or `make setup`; macOS/Windows: start Docker Desktop), "

@@ -184,8 +184,10 @@ class Context:
                 if not self._cleanups:
                     break
                 description, func = self._cleanups.pop()
+            started = time.monotonic()
             try:
                 func()
+                log.debug("cleanup %s: %.1f s", description, time.monotonic() - started)
             except Exception as exc:  # cleanup must go on whatever one step does
                 log.warning("cleanup %s failed: %s", description, exc)
                 problems.append(f"{description}: {exc}")

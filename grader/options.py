@@ -49,8 +49,9 @@ class Limits:
     @classmethod
     def defaults(cls) -> Limits:
         """Instructor mode's limits. Sources of the figures (measured on the reference, issue 14):
-        MLflow 3.17's server with its two workers was seen at up to 1.9 GiB (`docker stats`), so
-        3 GiB each leaves room for a student's own choices; PrairieLearn's grader host runs 0.9 CPU
+        MLflow 3.17's server was seen at up to 1.9 GiB (`docker stats`) with its job runner on, which
+        the grader now turns off (constants.MLFLOW_SERVER_ENV: about 360 MB), so 3 GiB each leaves
+        room for a student's own choices; PrairieLearn's grader host runs 0.9 CPU
         and 1024 processes, the reference's containers run under 110 threads each; a cold build of
         the reference MLflow image takes about 2 minutes here, so 600 s fails only builds that hang."""
         return cls(memory="3g", cpus=1.0, pids=1024, build=600)

@@ -9,6 +9,7 @@ import time
 
 from docker.errors import APIError, ImageNotFound, NotFound
 
+from grader.constants import MLFLOW_SERVER_ENV
 from grader.docker import probes
 from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
@@ -95,7 +96,8 @@ def mlflow_data_dir(model, config: dict) -> str | None:
 
 @provides("mlflow_container", blame="5.healthy", depends=("mlflow_image", "mlflow_dockerfile", "run_network"))
 def mlflow_container(ctx) -> Service:
-    """The tracking server as Lab 5 runs it: a fresh named volume on the folder that holds its stores."""
+    """The tracking server as Lab 5 runs it: a fresh named volume on the folder that holds its stores,
+    and `constants.MLFLOW_SERVER_ENV` (no job runner: it only costs time and memory)."""
     folder = mlflow_data_dir(ctx.get("mlflow_dockerfile"), ctx.get("mlflow_image").config)
     volumes = None
     if folder:
@@ -108,7 +110,7 @@ def mlflow_container(ctx) -> Service:
                 pass
         ctx.defer(f"remove volume {volume.name}", remove)  # registered first: runs after the container goes
         volumes = {volume.name: {"bind": folder, "mode": "rw"}}
-    return start_standalone(ctx, "mlflow", blame="5.healthy", volumes=volumes)
+    return start_standalone(ctx, "mlflow", blame="5.healthy", volumes=volumes, environment=dict(MLFLOW_SERVER_ENV))
 
 
 def answering(ctx, role: str) -> Service:

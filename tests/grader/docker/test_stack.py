@@ -87,7 +87,8 @@ def test_compose_accepts_the_override(tmp_path):
     model = load(small_stack(tmp_path / "sub"))
     path = tmp_path / "override.yml"
     path.write_text(dump(override(model, labels=LABELS, name=lambda s: f"run-{s}", images={"api": "img-api"},
-                                  limits=Limits(memory="512m", pids=256))))
+                                  limits=Limits(memory="512m", pids=256),
+                                  environment={"api": {"EXTRA": "1"}, "tracking": {"QUIET": "true"}})))
     result = run_compose(["-p", "p", "-f", str(model.file), "-f", str(path), "config", "--format", "json"],
                          timeout=60, cwd=model.workspace)
     assert result.returncode == 0, result.stderr
@@ -98,6 +99,10 @@ def test_compose_accepts_the_override(tmp_path):
     assert merged["services"]["api"]["deploy"]["resources"]["limits"] == {"memory": "536870912", "pids": 256}
     assert "mem_limit" not in merged["services"]["api"]
     assert merged["services"]["tracking"]["networks"]["net"]["aliases"] == ["fixed-tracking"]
+    # The grader's variables join the student's own, which stay.
+    assert merged["services"]["api"]["environment"] == {"MLFLOW_TRACKING_URI": "http://fixed-tracking:7000",
+                                                        "EXTRA": "1"}
+    assert merged["services"]["tracking"]["environment"] == {"QUIET": "true"}
     assert merged["networks"]["net"]["name"] == "run-net-net"
     assert merged["volumes"]["store"]["name"] == "run-vol-store"
 
@@ -148,6 +153,9 @@ def test_small_stack_is_isolated_and_cleaned_up(tmp_path, docker_client):
             assert container.attrs["HostConfig"]["LogConfig"] == {
                 "Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}}
         assert docker_client.volumes.get(ctx.name("vol-store")).attrs["Labels"][LABEL_RUN] == ctx.run_id
+        # The MLflow role's service runs without MLflow's job runner; the API's environment is its own.
+        assert "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false" in tracking.attrs["Config"]["Env"]
+        assert not any(e.startswith("MLFLOW_SERVER_ENABLE") for e in api_container.attrs["Config"]["Env"])
         assert not docker_client.networks.list(names=["student-fixed-net"])
         assert not docker_client.volumes.list(filters={"name": "student-real-data"})
         # The non-root API wrote into the pre-created bind mount.
