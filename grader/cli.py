@@ -82,7 +82,8 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-dockerfile", type=Path, metavar="FILE",
                    help="instructor mode: a correct Dockerfile.mlapp the container tests (task 10) must also "
                         "pass on (default: the kit's solutions/Dockerfile.mlapp)")
-    p.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    p.add_argument("--format", choices=FORMATS, help="report format (default: text, or from --output's "
+                   "extension: .json json, .xml junit, .md markdown)")
     p.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--save", action="append", default=[], type=save_spec, metavar="FORMAT=FILE",
                    help="also write the report in FORMAT to FILE (repeatable), e.g. --save json=report.json")
@@ -117,6 +118,19 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
+
+
+# The format an --output file's extension implies when --format is not given (a newcomer's
+# `--output report.json` must not get the text report in a .json file).
+SUFFIX_FORMATS = {".json": "json", ".xml": "junit", ".md": "markdown"}
+
+
+def report_format(fmt: str | None, output: Path | None) -> str:
+    """The report format: `fmt` when given, else the one `output`'s extension implies
+    (SUFFIX_FORMATS, case-insensitive), else text."""
+    if fmt:
+        return fmt
+    return SUFFIX_FORMATS.get(output.suffix.lower(), "text") if output is not None else "text"
 
 
 def save_spec(text: str) -> tuple[str, Path]:
@@ -233,6 +247,7 @@ def grade_command(argv: list[str]) -> int:
     # Imported after parsing so --help works even when a task module is broken.
 
     setup_logging(args.verbose)
+    args.format = report_format(args.format, args.output)
     submission = Path(args.submission).resolve()
     if args.timeout_scale <= 0:
         parser.error("--timeout-scale must be positive")

@@ -45,7 +45,7 @@ def markdown(stats: ClassStats) -> str:
     if not failing:
         lines.append("Every graded check passed for every student.")
     for check in failing:
-        lines += [f"### {check.id} — {check.title} ({_percent(check.pass_rate)} passed; [lab]({check.section}))", ""]
+        lines += [f"### {check.id} — {check.title} ({_percent(check.pass_rate)} passed; lab: `{check.section}`)", ""]
         lines += [f"- {count} × {_cell(message)}" for message, count in check.failures]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

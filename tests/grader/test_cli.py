@@ -204,6 +204,17 @@ def test_output_file_and_markdown(submission, tmp_path):
     assert out.read_text().startswith("## Docker for MLOps grader — Score: 0/16")
 
 
+def test_output_extension_chooses_the_format_unless_format_is_given(submission, tmp_path):
+    assert cli.report_format(None, Path("r.JSON")) == "json" and cli.report_format(None, Path("r.xml")) == "junit"
+    assert cli.report_format(None, Path("r.md")) == "markdown" and cli.report_format(None, Path("r.txt")) == "text"
+    assert cli.report_format(None, None) == "text" and cli.report_format("gradescope", Path("r.json")) == "gradescope"
+    out = tmp_path / "report.json"
+    done = grader(str(submission), "--task", "6", "--output", str(out))
+    assert done.returncode == cli.EXIT_PARTIAL, done.stderr
+    json_report.validate(json.loads(out.read_text()))
+    assert "json report written to" in done.stderr
+
+
 def test_save_parses_format_and_file():
     assert cli.save_spec("json=out/r.json") == ("json", Path("out/r.json"))
     for bad in ("json", "json=", "csv=r.csv"):
