@@ -82,8 +82,8 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-dockerfile", type=Path, metavar="FILE",
                    help="instructor mode: a correct Dockerfile.mlapp the container tests (task 10) must also "
                         "pass on (default: the kit's solutions/Dockerfile.mlapp)")
-    p.add_argument("--format", choices=FORMATS, help="report format (default: text, or from --output's "
-                   "extension: .json json, .xml junit, .md markdown)")
+    p.add_argument("--format", choices=FORMATS, help="report format (default: from --output's extension, "
+                   "any case: .json json, .xml junit, .md markdown; any other, or no --output: text)")
     p.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--save", action="append", default=[], type=save_spec, metavar="FORMAT=FILE",
                    help="also write the report in FORMAT to FILE (repeatable), e.g. --save json=report.json")
@@ -131,6 +131,17 @@ def report_format(fmt: str | None, output: Path | None) -> str:
     if fmt:
         return fmt
     return SUFFIX_FORMATS.get(output.suffix.lower(), "text") if output is not None else "text"
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a report cannot be written at `path` (an existing folder, or a file where a parent
+    folder must be), or None; checked before grading so no grade is lost to a typo."""
+    if path.is_dir():
+        return f"{path} is a folder: give a file name, e.g. {path / 'report.json'}"
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} is a file, so {path} cannot be created"
+    return None
 
 
 def save_spec(text: str) -> tuple[str, Path]:
@@ -262,6 +273,8 @@ def grade_command(argv: list[str]) -> int:
             return EXIT_CANNOT_GRADE
     for problem in option_problems(args):
         parser.error(problem)
+    if args.output is not None and (why := unwritable(args.output)):
+        parser.error(f"--output: {why}")  # before grading: no grade is lost to a typo
     if not submission.exists() or not submission.is_dir():
         what = "does not exist" if not submission.exists() else "is a file, not a folder"
         print(f"error: {submission} {what}: pass the folder of a submission (the repository root) as "
@@ -300,7 +313,11 @@ def grade_command(argv: list[str]) -> int:
         write_output(reporters.render(report, "text", **terminal(sys.stdout)), None)
     else:  # the terminal summary goes to stderr, the chosen format to --output or stdout
         sys.stderr.write(reporters.render(report, "text", **terminal(sys.stderr)))
-        write_output(render_file(report, args.format), args.output)
+        try:
+            write_output(render_file(report, args.format), args.output)
+        except OSError as exc:  # the summary above was printed: say what could not be written
+            print(f"error: could not write the {args.format} report to {args.output}: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_GRADE
     if args.output is not None:
         print(f"{args.format} report written to {args.output}", file=sys.stderr)
     unsaved = False

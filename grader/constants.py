@@ -26,11 +26,12 @@ DELIVERABLES = (API_DOCKERFILE, MLFLOW_DOCKERFILE, "docker-compose.yml", ".docke
 ROLES = {"mlapp": API_DOCKERFILE, "mlflow": MLFLOW_DOCKERFILE}
 
 # The environment the grader adds to every MLflow container it starts (standalone and in the stack).
-# MLflow 3 servers start a job runner by default: a supervisor and seven Huey consumers, about 100
-# processes that import MLflow again, 1.3 GB and some 15 CPU-seconds per start, for GenAI jobs
-# (online scoring, trace archival) no lab uses. Measured on mlflow 3.17.2: with it off, the server
-# settles at 7 processes and 360 MB (`docker stats`), and a full grade starts MLflow four times
-# (issue 13). `mlflow/environment_variables.py`: MLFLOW_SERVER_ENABLE_JOB_EXECUTION, default true.
+# MLflow 3 servers start a job runner by default: a supervisor and seven Huey consumers (8 more
+# processes that import MLflow again; 100 PIDs with their threads), 1.3 GB more and some 15
+# CPU-seconds per start, for GenAI jobs (online scoring, trace archival) no lab uses. Measured on
+# mlflow 3.17.2 with `docker stats`: with it off, the server settles at 7 PIDs and 360-410 MB; a
+# full grade starts MLflow four times (issue 13). Source: `mlflow/environment_variables.py`,
+# MLFLOW_SERVER_ENABLE_JOB_EXECUTION, default true.
 MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 NO_ENGINE = (

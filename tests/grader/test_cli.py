@@ -215,6 +215,15 @@ def test_output_extension_chooses_the_format_unless_format_is_given(submission, 
     assert "json report written to" in done.stderr
 
 
+def test_output_that_cannot_be_written_is_refused_before_grading(submission, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for output, why in ((tmp_path, "is a folder"), (blocker / "r.json", "is a file")):
+        done = grader(str(submission), "--task", "6", "--output", str(output))
+        assert done.returncode == 2 and why in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert "Score" not in done.stdout + done.stderr  # refused before grading
+
+
 def test_save_parses_format_and_file():
     assert cli.save_spec("json=out/r.json") == ("json", Path("out/r.json"))
     for bad in ("json", "json=", "csv=r.csv"):
