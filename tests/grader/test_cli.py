@@ -59,7 +59,8 @@ def test_grade_options_parse():
     assert (args.format, args.output, args.keep, args.timeout_scale) == ("junit", Path("r.xml"), True, 2.5)
     assert (args.workroot, args.verbose) == (Path("/w"), 2)
     defaults = cli.grade_parser().parse_args([])
-    assert (defaults.submission, defaults.format, defaults.tasks) == (".", "text", [])
+    assert (defaults.submission, defaults.format, defaults.tasks) == (".", None, [])
+    assert cli.report_format(defaults.format, defaults.output) == "text"  # no --format, no --output
 
 
 def test_limits_and_cache_options_reach_the_run():
