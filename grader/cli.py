@@ -144,6 +144,19 @@ def unwritable(path: Path) -> str | None:
     return None
 
 
+def save_report(report: GradeReport, fmt: str, path: Path | None) -> bool:
+    """Write the report in `fmt` to `path` (None: stdout) and say so on stderr; False, with an
+    error line, when it cannot be written (the other reports are still saved)."""
+    try:
+        write_output(render_file(report, fmt), path)
+    except OSError as exc:
+        print(f"error: could not write the {fmt} report to {path}: {exc}", file=sys.stderr)
+        return False
+    if path is not None:
+        print(f"{fmt} report written to {path}", file=sys.stderr)
+    return True
+
+
 def save_spec(text: str) -> tuple[str, Path]:
     """Parse a `--save FORMAT=FILE` value into (format, path).
 
@@ -309,26 +322,14 @@ def grade_command(argv: list[str]) -> int:
         print(f"grader error: {type(exc).__name__}: {exc}\nThis is a fault in the grader, not in your work; "
               "run with -vv and report the output.", file=sys.stderr)
         return EXIT_GRADER_ERROR
+    unsaved = False
     if args.format == "text" and args.output is None:
         write_output(reporters.render(report, "text", **terminal(sys.stdout)), None)
     else:  # the terminal summary goes to stderr, the chosen format to --output or stdout
         sys.stderr.write(reporters.render(report, "text", **terminal(sys.stderr)))
-        try:
-            write_output(render_file(report, args.format), args.output)
-        except OSError as exc:  # the summary above was printed: say what could not be written
-            print(f"error: could not write the {args.format} report to {args.output}: {exc}", file=sys.stderr)
-            return EXIT_CANNOT_GRADE
-    if args.output is not None:
-        print(f"{args.format} report written to {args.output}", file=sys.stderr)
-    unsaved = False
+        unsaved = not save_report(report, args.format, args.output)
     for fmt, path in args.save:
-        try:
-            write_output(render_file(report, fmt), path)
-        except OSError as exc:  # the report was still printed: say what could not be saved, save the rest
-            print(f"error: could not write the {fmt} report to {path}: {exc}", file=sys.stderr)
-            unsaved = True
-        else:
-            print(f"{fmt} report written to {path}", file=sys.stderr)
+        unsaved = not save_report(report, fmt, path) or unsaved
     if args.keep:
         print(f"--keep: resources labelled {LABEL_RUN}={report.run_id} are still there; "
               f"remove them with: python -m grader cleanup --run {report.run_id}", file=sys.stderr)
