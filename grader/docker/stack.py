@@ -267,6 +267,7 @@ class Stack:
             return False
         self._ports[role] = port
         answer = service.http(f"http://{service.ip}:{port}/", timeout=5)
+        log.debug("%s answers? port %s of %s: %s", role, port, service.ip, answer)
         return answer.get("status") is not None
 
     def wait_ready(self, *, timeout: float) -> None:
@@ -286,17 +287,21 @@ class Stack:
                     states[service] = self.state(container)
                     if self.hopeless(container, states[service]):
                         broken.append(service)
+                        restarts = int(container.attrs.get("RestartCount") or 0)
+                        if restarts:  # "running" between two crashes is not up (nor GOOD)
+                            states[service] += f", crash-looping ({restarts} restarts)"
                     elif states[service] == "running" and not self._answers(role):
                         states[service] = "running, not answering HTTP yet"
                 except (ResourceError, NotFound, APIError) as exc:
                     states[service] = f"missing ({getattr(exc, 'message', exc)})"
+            log.debug("stack %s: %s%s", self.project, states, f", hopeless: {broken}" if broken else "")
             return states, broken
 
         def good(states: dict[str, str]) -> bool:
             return all(s in GOOD for s in states.values())
 
         states, broken = wait.poll(probe, timeout=timeout, until=lambda v: v[1] or good(v[0]))
-        if good(states):
+        if good(states) and not broken:
             self.baseline = {role: (c.id, int(c.attrs.get("RestartCount") or 0))
                              for role, c in ((r, self.container(n)) for r, n in self.roles.items())}
             time.sleep(SETTLE_S)  # it must keep running: a server that dies at once is not up
@@ -323,11 +328,13 @@ class Stack:
         now = int(container.attrs.get("RestartCount") or 0)
         if container.status not in ("running", "restarting"):
             raise exited_error(container, blame="7.stack-healthy", what=f"the {label} service `{name}`")
-        if container.id == first_id and now > restarts:
+        # "restarting" is a container that exited and waits for its restart policy: it crashed too.
+        if container.id == first_id and (now > restarts or container.status == "restarting"):
             state = container.attrs.get("State") or {}
             tail = log_tail(container)
             last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), "(no output)")
-            raise ResourceError(f"the {label} service `{name}` crashed and restarted {now - restarts} time(s) "
+            what = f"crashed and restarted {now - restarts} time(s)" if now > restarts else "crashed and is restarting"
+            raise ResourceError(f"the {label} service `{name}` {what} "
                                 f"since the stack came up (last exit code {state.get('ExitCode')}); last log "
                                 f"line: {last.strip()[:300]}", blame="7.stack-healthy",
                                 expected="a server that keeps running", details=f"last log lines:\n{tail}")

@@ -202,6 +202,30 @@ def test_a_crashing_service_is_reported_with_ps_and_logs(tmp_path, docker_client
     assert leftovers(docker_client, ctx.run_id) == []
 
 
+@pytest.mark.docker
+def test_a_crash_looping_service_is_never_up(tmp_path, docker_client):
+    """Between two crashes a restarting container is "running": once Docker has restarted it three
+    times it is crash-looping, and the stack is not up, whatever the state says at that moment (the
+    corpus's mlflow-crashes-after-start passed 7.stack-healthy when a probe caught it running)."""
+    looping = API.replace('echo started > /logs/api.log; exec python -m http.server 8000',
+                          'echo cannot import churn.wsgi >&2; sleep 1; exit 3')
+    root = small_stack(tmp_path / "sub", api=looping)
+    compose = root / "docker-compose.yml"
+    text = compose.read_text()
+    assert "    mem_limit: 2g\n" in text
+    compose.write_text(text.replace("    mem_limit: 2g\n", "    mem_limit: 2g\n    restart: unless-stopped\n"))
+    ctx = context(tmp_path, root)
+    try:
+        with pytest.raises(ResourceError) as info:
+            ctx.get("stack")
+    finally:
+        assert ctx.close() == []
+    message = info.value.message
+    assert "API service `api` is" in message and "crash-looping" in message, message
+    assert "had answered" not in message  # never judged up first
+    assert leftovers(docker_client, ctx.run_id) == []
+
+
 def test_policy_refuses_before_anything_starts(tmp_path):
     root = small_stack(tmp_path / "sub")
     text = (root / "docker-compose.yml").read_text().replace("    container_name: fixed-api\n",
