@@ -47,8 +47,20 @@ def list_images(cli: docker.DockerClient, *, filters: dict | None = None) -> lis
             for row in cli.api.images(filters=filters)]
 
 
+IMAGE_PASSES = 3  # sweeps of a run's images: a parent listed before its child is removed in the next pass
+
+
+def _has_children(exc: Exception) -> bool:
+    return isinstance(exc, APIError) and exc.status_code == 409 and "dependent child" in str(exc)
+
+
 def sweep(cli: docker.DockerClient, *, run_id: str) -> list[str]:
-    """Remove every container, network, volume and image labelled with this run."""
+    """Remove every container, network, volume and image labelled with this run.
+
+    The engine lists images newest first by their creation second, so a parent made in the same
+    second as its child may come first and be refused ("image has dependent child images"): such
+    images are tried again once the others are gone, up to IMAGE_PASSES times. Returns the problems.
+    """
     problems: list[str] = []
     selector = {"label": f"{LABEL_RUN}={run_id}"}
     for kind, lister, remover in (
@@ -63,11 +75,21 @@ def sweep(cli: docker.DockerClient, *, run_id: str) -> list[str]:
         except (APIError, OSError) as exc:
             problems.append(f"listing {kind}s: {exc}")
             continue
-        for item in found:
-            try:
-                remover(item)
-            except NotFound:
-                pass
-            except (APIError, OSError) as exc:
-                problems.append(f"removing {kind} {getattr(item, 'name', item.id)}: {exc}")
+        for attempt in range(IMAGE_PASSES if kind == "image" else 1):
+            refused = []
+            for item in found:
+                try:
+                    remover(item)
+                except NotFound:
+                    pass
+                except (APIError, OSError) as exc:
+                    if _has_children(exc) and attempt + 1 < IMAGE_PASSES:
+                        refused.append(item)
+                    else:
+                        problems.append(f"removing {kind} {getattr(item, 'name', item.id)}: {exc}")
+            if not refused or len(refused) == len(found):
+                problems += [f"removing {kind} {item.id}: it still has dependent child images"
+                             for item in refused]
+                break
+            found = refused
     return problems
