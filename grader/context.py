@@ -49,6 +49,11 @@ class Context:
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future] = []
         self.warnings: list[str] = []   # notes for the report that cost no points (student-mode policy)
+        # Set by grader.run once no check that stops, restarts or times the stack is left (and by
+        # close()): work started in the background of the late phase runs narrower until then, so
+        # that it does not slow what those checks wait for (issue 13).
+        self.unthrottled = threading.Event()
+        self.closing = threading.Event()  # set when close() begins: background work stops at its next step
 
     # -- naming and labels -------------------------------------------------------------
     @property
@@ -169,6 +174,8 @@ class Context:
         """Stop background work, run every cleanup, then sweep anything still labelled with this
         run. Never raises; returns the problems met."""
         problems = []
+        self.closing.set()
+        self.unthrottled.set()
         if self._pool is not None:
             for future in self._futures:
                 future.cancel()  # not started yet: never started

@@ -9,7 +9,7 @@ import time
 
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from grader.constants import MLFLOW_SERVER_ENV
+from grader.constants import API_SERVER_ENV, MLFLOW_SERVER_ENV
 from grader.docker import probes
 from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
@@ -75,14 +75,15 @@ def _env(config: dict) -> dict[str, str]:
 @provides("mlapp_container", blame="2.api-answers", depends=("mlapp_image", "run_network"))
 def mlapp_container(ctx) -> Service:
     """The API as Lab 4 runs it: a grader-made folder, writable by any user (`chmod a+w`), bind-mounted
-    at the image's LOG_DIR (or at /app/logs with LOG_DIR set, when the image sets none)."""
+    at the image's LOG_DIR (or at /app/logs with LOG_DIR set, when the image sets none), and
+    `constants.API_SERVER_ENV` (one gunicorn worker: a second only costs time)."""
     log_dir = _env(ctx.get("mlapp_image").config).get("LOG_DIR")
     host = ctx.scratch / "standalone-logs"
     host.mkdir(exist_ok=True)
     host.chmod(0o777)  # not mkdir's mode: the umask would narrow it
     return start_standalone(ctx, "mlapp", blame="2.api-answers",
                             volumes={str(host): {"bind": log_dir or DEFAULT_LOG_DIR, "mode": "rw"}},
-                            environment=None if log_dir else {"LOG_DIR": DEFAULT_LOG_DIR})
+                            environment={**API_SERVER_ENV, **({} if log_dir else {"LOG_DIR": DEFAULT_LOG_DIR})})
 
 
 def mlflow_data_dir(model, config: dict) -> str | None:

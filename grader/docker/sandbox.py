@@ -5,8 +5,8 @@ One run (`run_suite`) makes, all labelled with the grading run and always remove
 
 - a private network (`internal`: no route to the internet) for the container under test;
 - the container under test: the image, started as `docker run -d IMAGE` would, on that network,
-  with resource limits; the tests call it `lab10-api` (Lab 10's container name: the API proxy
-  translates);
+  with resource limits and `constants.API_SERVER_ENV` (one gunicorn worker); the tests call it
+  `lab10-api` (Lab 10's container name: the API proxy translates);
 - in the run's scratch folder, two Unix sockets served by the grader: a filtering Docker API proxy
   (grader.docker.apiproxy) allowing only inspect, exec, logs and top of that one container, and
   the API's published port (grader.docker.portforward, what docker-proxy does for `-p`);
@@ -47,7 +47,7 @@ from docker.types import LogConfig, Mount
 from requests.exceptions import RequestException
 
 from grader import wait
-from grader.constants import LABEL_GRADER, LABEL_TOOL, NAME_PREFIX
+from grader.constants import API_SERVER_ENV, LABEL_GRADER, LABEL_TOOL, NAME_PREFIX
 from grader.docker import probes
 from grader.docker.apiproxy import ApiProxy, Scope, engine_address
 from grader.docker.build import build_image
@@ -359,7 +359,8 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
         limits = {**CUT_LIMITS, **ctx.options.limits.container_kwargs()}
         try:
             container = docker.containers.create(image, name=ctx.name(f"cut-{token}"), labels=ctx.labels,
-                                                 detach=True, network=network.name, **limits)
+                                                 detach=True, network=network.name,
+                                                 environment=dict(API_SERVER_ENV), **limits)
         except (APIError, ImageNotFound) as exc:
             raise ResourceError(f"the container under test could not be created: {exc.explanation or exc}") from None
         run.add(f"remove container {container.name}", lambda: probes.remove_container(container))

@@ -25,9 +25,11 @@ __all__ = ["catches_outcome", "passes_correct", "passes_correct_outcome", "short
 log = logging.getLogger(__name__)
 
 TASK_ID = "10"
-# Last, after the stack's checks: the sandboxed runs start a dozen containers, and on a 2-core machine
-# under load, run beside the inspect checks, 7.logged-visible failed while they ran (a full grade,
-# load average 15-20). They stop nothing, so any phase is correct; last is fair to the others.
+# Late: the sandboxed runs start a dozen containers, and on a 2-core machine under load, run beside
+# the inspect checks, 7.logged-visible failed while they ran (a full grade, load average 15-20). They
+# stop nothing, so any phase is correct. Their resource starts in the background as the late phase
+# begins, narrower while the stack's late checks run (grader.run.LATE_PREFETCH), and the checks
+# come last.
 PHASE = "late"
 
 

