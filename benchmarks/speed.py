@@ -15,6 +15,7 @@ columns come from the same machine at the same time. Figures (target in brackets
     python -m benchmarks.speed                     # everything (about 15 minutes)
     python -m benchmarks.speed --skip-cold         # without the two cold grades
     python -m benchmarks.speed --before none       # this version only
+    python -m benchmarks.speed --skip-cold --repeats 10 --repeats-before 2   # 10 identical grades now
 
 Not a test: it prints figures; tests assert behaviour.
 """
@@ -105,6 +106,8 @@ def main(argv=None) -> None:
     parser.add_argument("--before", default=BEFORE, help="git ref to compare with, or 'none' (default: %(default)s)")
     parser.add_argument("--skip-cold", action="store_true", help="leave out the two cold grades")
     parser.add_argument("--repeats", type=int, default=3, help="warm grades compared for identical results")
+    parser.add_argument("--repeats-before", type=int, default=None, metavar="N",
+                        help="as --repeats, for the earlier version (default: the same)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     before = None
@@ -114,7 +117,8 @@ def main(argv=None) -> None:
             subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.before], cwd=REPO, check=True,
                            capture_output=True)
             try:
-                before = measure(tree, cold=not args.skip_cold, repeats=args.repeats)
+                repeats = args.repeats if args.repeats_before is None else args.repeats_before
+                before = measure(tree, cold=not args.skip_cold, repeats=repeats)
             finally:
                 subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True)
     now = measure(REPO, cold=not args.skip_cold, repeats=args.repeats)
