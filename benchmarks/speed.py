@@ -5,6 +5,7 @@ temporary git worktree and measured with ITS OWN command line and benchmark scri
 columns come from the same machine at the same time. Figures (target in brackets):
 
 - full instructor grade of the reference, warm build cache        [<= 30 s]
+  (the median of the warm grade and the --repeats ones, with their range)
 - the same, cold: base image present, no build cache (--no-cache) [<= 240 s]
 - `--task 2`, warm                                                [<= 10 s]
 - a static-only task (`--task 6`)                                  [<= 1 s]
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,11 +77,15 @@ def measure(repo: Path, *, cold: bool, repeats: int) -> dict:
     figures["--task 2, warm (s)"], _ = grade(repo, "--task", "2")
     figures["static task --task 6 (s)"], _ = grade(repo, "--task", "6")
     figures.update(stack_figures(repo))
-    results = set()
+    results, times = set(), [figures["full grade, warm (s)"]]
     for _ in range(repeats):
-        _, again = grade(repo, "--instructor")
+        seconds, again = grade(repo, "--instructor")
+        times.append(seconds)
         results.add(tuple((c["id"], c["status"], c["score"]) for t in again.get("tasks", []) for c in t["checks"]))
     figures[f"{repeats} warm grades identical"] = len(results) == 1 and bool(next(iter(results), ()))
+    # One grade swings by +-10 s on a shared 2-core machine: the median of every warm grade is the figure.
+    figures["full grade, warm (s)"] = statistics.median(times)
+    figures["full grade, warm, fastest-slowest (s)"] = f"{min(times):.1f}-{max(times):.1f} ({len(times)} grades)"
     return figures
 
 
