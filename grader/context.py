@@ -53,7 +53,9 @@ class Context:
         # close()): work started in the background of the late phase runs narrower until then, so
         # that it does not slow what those checks wait for (issue 13).
         self.unthrottled = threading.Event()
-        self.closing = threading.Event()  # set when close() begins: background work stops at its next step
+        # Set when close() begins: task 10's runs (the one background work that can take minutes) stop
+        # at their next step instead of being waited for.
+        self.closing = threading.Event()
 
     # -- naming and labels -------------------------------------------------------------
     @property

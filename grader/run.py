@@ -155,7 +155,7 @@ def _needs(spec: CheckSpec) -> set[str]:
 
 def _phase(ctx: Context, name: str, specs, *, rubric: Rubric, results: dict) -> None:
     todo = [s for s in specs if registry.get(s.id).phase == name]
-    if name in ("build", "late"):
+    if name in ("build", "late") and not ctx.expired():  # after the deadline nothing new starts
         needed = set().union(*(_needs(s) for s in specs))
         ctx.prefetch(r for r in (PREFETCH if name == "build" else LATE_PREFETCH) if r in needed)
     if not todo:

@@ -177,13 +177,17 @@ def container_tests(ctx) -> ContainerTests:
                 wheats.append(("the reference image", ref))
     stop = threading.Event()
     _linked(stop, ctx.closing)
-    runs = Slots(lambda: CONCURRENCY if ctx.unthrottled.is_set() else EARLY_CONCURRENCY)
-    building = Slots(lambda: BUILDS if ctx.unthrottled.is_set() else EARLY_BUILDS)
+    # Once stopped, a job waiting for its place takes it at once, sees `stop` and ends.
+    runs = Slots(lambda: CONCURRENCY * 100 if stop.is_set() else CONCURRENCY if ctx.unthrottled.is_set()
+                 else EARLY_CONCURRENCY)
+    building = Slots(lambda: BUILDS * 100 if stop.is_set() else BUILDS if ctx.unthrottled.is_set() else EARLY_BUILDS)
 
     def wheat_job(label: str, wheat: BuiltImage, probe: bool) -> WheatRun:
         def proofs(service):
             return {c.id: planting.confirm(c, service, facts=facts, sample=sample) for c in chaffs} if probe else {}
         with runs:
+            if stop.is_set():
+                return WheatRun(label=label, run=sandbox.SuiteRun(image=wheat.tag, error="stopped"))
             run = sandbox.run_suite(ctx, image=wheat.tag, tests=files.root, port=port, runner=runner,
                                     must_answer=True, before=proofs, stop=stop)
         ctx.event("tests", f"container tests on {label}: {_summary(run)}")

@@ -186,11 +186,15 @@ print(json.dumps(sorted(set(found))))
 
 
 PROBE_WRAPPER = ("python3", "python")
+MIN_PROBE_S = 1.0
 
 
 def run_probe(ctx, image: str, code: str, *, timeout: float | None = None) -> tuple[int, str]:
-    """Run standard-library Python in a one-off root container of `image` (no network); (rc, output)."""
-    timeout = timeout or ctx.options.timeout("exec") * 2
+    """Run standard-library Python in a one-off root container of `image` (no network); (rc, output).
+
+    `timeout` in seconds (default: twice the exec timeout), at least MIN_PROBE_S even when the time
+    budget is all but spent (the engine's client refuses a timeout of 0)."""
+    timeout = max(timeout or ctx.options.timeout("exec") * 2, MIN_PROBE_S)
     last = ""
     for python in PROBE_WRAPPER:
         try:

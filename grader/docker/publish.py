@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from grader import wait
+from grader.constants import API_SERVER_ENV
 from grader.docker.probes import remove_container
 from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
@@ -146,7 +147,7 @@ class Published:
 def run_health(ctx, ref: str) -> str:
     """Run the pulled image standalone and wait for GET /health 200 from inside it; what answered."""
     container = ctx.docker.containers.run(ref, detach=True, name=ctx.name("published"), labels=ctx.labels,
-                                          **ctx.options.limits.container_kwargs())
+                                          environment=dict(API_SERVER_ENV), **ctx.options.limits.container_kwargs())
     try:
         api = Service(container=container, role="mlapp", name="pulled image's",
                       preferred_ports=tuple(exposed_ports(container.attrs)), started=time.monotonic())

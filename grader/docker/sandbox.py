@@ -373,7 +373,10 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
                 raise ResourceError(f"the container under test could not start: {exc.explanation or exc}",
                                     blame="2.api-answers") from None
         state = wait_ready(service, port=port, timeout=ctx.options.timeout("ready"), stop=stop)
-        if must_answer and state not in ("answers", "stopped"):
+        if state == "stopped":  # the grading run is ending: no proofs, no tests
+            return SuiteRun(image=image, error="stopped", container=_container_state(container),
+                            seconds=round(time.monotonic() - started, 1))
+        if must_answer and state != "answers":
             service.answering(timeout=0)  # raises, saying where it listens and what the last probe got
         try:
             evidence = before(service) if before else None

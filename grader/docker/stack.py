@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 GOOD = ("running", "running+healthy")
 SETTLE_S = 3
+CRASH_LOOP = 3  # restarts by its restart policy after which a container is crash-looping, never up
 
 
 class _Reset:
@@ -253,10 +254,15 @@ class Stack:
         if state == "running+unhealthy":
             log = ((container.attrs.get("State") or {}).get("Health") or {}).get("Log") or []
             return not (log and "exceeded timeout" in (log[-1].get("Output") or ""))
-        policy = ((container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
-        if state.startswith("exited") and policy == "no":
-            return True
-        return int(container.attrs.get("RestartCount") or 0) >= 3
+        restart = (container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}
+        policy, retries = restart.get("Name") or "no", int(restart.get("MaximumRetryCount") or 0)
+        restarts = int(container.attrs.get("RestartCount") or 0)
+        if state.startswith("exited"):
+            code = int((container.attrs.get("State") or {}).get("ExitCode") or 0)
+            # Docker restarts it no more: no policy, or on-failure after a clean exit or its last retry.
+            if policy == "no" or (policy == "on-failure" and (code == 0 or 0 < retries <= restarts)):
+                return True
+        return restarts >= CRASH_LOOP
 
     def _answers(self, role: str) -> bool:
         """A role without a healthcheck is up once its HTTP port answers from inside the network."""
@@ -288,7 +294,7 @@ class Stack:
                     if self.hopeless(container, states[service]):
                         broken.append(service)
                         restarts = int(container.attrs.get("RestartCount") or 0)
-                        if restarts:  # "running" between two crashes is not up (nor GOOD)
+                        if restarts >= CRASH_LOOP:  # "running" between two crashes is not up (nor GOOD)
                             states[service] += f", crash-looping ({restarts} restarts)"
                     elif states[service] == "running" and not self._answers(role):
                         states[service] = "running, not answering HTTP yet"

@@ -49,6 +49,10 @@ class _RecordingContext:
 
         self.prefetched: list[str] = []
         self.unthrottled = threading.Event()
+        self.spent = False
+
+    def expired(self):
+        return self.spent
 
     def prefetch(self, names):
         self.prefetched += list(names)
@@ -95,3 +99,17 @@ def test_without_task_10_the_late_phase_starts_nothing_in_the_background(monkeyp
     monkeypatch.setattr(run, "run_check", lambda ctx, spec, rubric: SimpleNamespace(id=spec.id))
     run._phase(ctx, "late", rubric.select(task_ids=("7",), instructor=True), rubric=rubric, results={})
     assert ctx.prefetched == [] and ctx.unthrottled.is_set()
+
+
+def test_after_the_deadline_the_late_phase_starts_nothing_in_the_background(monkeypatch):
+    import grader.run as run
+    from grader import registry
+    from grader.rubric import load
+
+    rubric = load()
+    registry.load_all()
+    ctx = _RecordingContext()
+    ctx.spent = True
+    monkeypatch.setattr(run, "run_check", lambda ctx, spec, rubric: SimpleNamespace(id=spec.id))
+    run._phase(ctx, "late", rubric.select(task_ids=("10",), instructor=True), rubric=rubric, results={})
+    assert ctx.prefetched == []

@@ -9,6 +9,7 @@ import stat
 import textwrap
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -224,6 +225,28 @@ def test_a_crash_looping_service_is_never_up(tmp_path, docker_client):
     assert "API service `api` is" in message and "crash-looping" in message, message
     assert "had answered" not in message  # never judged up first
     assert leftovers(docker_client, ctx.run_id) == []
+
+
+def _container(status: str, *, policy: str = "no", retries: int = 0, restarts: int = 0, code: int = 1):
+    return SimpleNamespace(attrs={"State": {"Status": status, "ExitCode": code}, "RestartCount": restarts,
+                                  "HostConfig": {"RestartPolicy": {"Name": policy, "MaximumRetryCount": retries}}})
+
+
+@pytest.mark.parametrize("container, state, hopeless", [
+    (_container("exited"), "exited (code 1)", True),                                   # no restart policy
+    (_container("exited", policy="unless-stopped", restarts=1), "exited (code 1)", False),  # will restart
+    (_container("exited", policy="on-failure", retries=2, restarts=2), "exited (code 1)", True),  # retries spent
+    (_container("exited", policy="on-failure", retries=2, restarts=1), "exited (code 1)", False),
+    (_container("exited", policy="on-failure", code=0), "exited (code 0)", True),    # on-failure: 0 is final
+    (_container("exited", policy="on-failure", restarts=5), "exited (code 1)", True),  # no limit: crash loop
+    (_container("running", policy="always", restarts=3), "running", True),
+    (_container("running", policy="always", restarts=2), "running", False),
+], ids=["no-policy", "will-restart", "on-failure-spent", "on-failure-left", "on-failure-clean-exit",
+        "crash-loop", "running-after-3-restarts", "running-after-2"])
+def test_hopeless_is_what_waiting_cannot_fix(container, state, hopeless):
+    from grader.docker.stack import Stack
+
+    assert Stack.hopeless(container, state) is hopeless
 
 
 def test_policy_refuses_before_anything_starts(tmp_path):
