@@ -36,8 +36,9 @@ MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 # The environment the grader adds to the API containers it starts itself (the standalone one of
 # tasks 2 and 4, 8.push-pull's of the pulled image, and task 10's containers under test; the
-# student's stack runs as their compose file says). WEB_CONCURRENCY is gunicorn's standard variable for its worker count, which the starter's
-# gunicorn_conf reads (default 2): every worker imports scikit-learn and loads the model, 0.85
+# student's stack runs as their compose file says). WEB_CONCURRENCY is gunicorn's standard variable
+# for its worker count, which the starter's gunicorn_conf reads (default 2): every worker imports
+# scikit-learn and loads the model, 0.85
 # CPU-seconds each (measured with the reference image, cgroup cpuacct.usage 12 s after `docker run`:
 # 2.23 s with two workers, 1.39 s with one), and a grade starts the API a dozen times. One worker
 # answers every probe and test the grader sends, one at a time (issue 13).

@@ -177,6 +177,8 @@ def container_tests(ctx) -> ContainerTests:
                 wheats.append(("the reference image", ref))
     stop = threading.Event()
     _linked(stop, ctx.closing)
+    if ctx.closing.is_set():  # closing began while the images were being made: start nothing
+        stop.set()
     # Once stopped, a job waiting for its place takes it at once, sees `stop` and ends.
     runs = Slots(lambda: CONCURRENCY * 100 if stop.is_set() else CONCURRENCY if ctx.unthrottled.is_set()
                  else EARLY_CONCURRENCY)
@@ -184,7 +186,8 @@ def container_tests(ctx) -> ContainerTests:
 
     def wheat_job(label: str, wheat: BuiltImage, probe: bool) -> WheatRun:
         def proofs(service):
-            return {c.id: planting.confirm(c, service, facts=facts, sample=sample) for c in chaffs} if probe else {}
+            return {c.id: planting.confirm(c, service, facts=facts, sample=sample) for c in chaffs
+                    if not stop.is_set()} if probe else {}
         with runs:
             if stop.is_set():
                 return WheatRun(label=label, run=sandbox.SuiteRun(image=wheat.tag, error="stopped"))
@@ -205,9 +208,9 @@ def container_tests(ctx) -> ContainerTests:
         except NotPlanted as exc:
             return ChaffRun(chaff=chaff, planted=False, reason=exc.reason)
         except CancelledError:  # the whole run is stopping
-            return ChaffRun(chaff=chaff, planted=False, reason="stopped")
+            return ChaffRun(chaff=chaff, planted=False, reason="stopped", unproven=True)
         if stop.is_set():
-            return ChaffRun(chaff=chaff, planted=False, reason="stopped")
+            return ChaffRun(chaff=chaff, planted=False, reason="stopped", unproven=True)
 
         def prove(service):
             proof = planting.confirm(chaff, service, facts=facts, sample=sample)
@@ -216,7 +219,7 @@ def container_tests(ctx) -> ContainerTests:
             return proof
         with runs:
             if stop.is_set():
-                return ChaffRun(chaff=chaff, planted=False, reason="stopped")
+                return ChaffRun(chaff=chaff, planted=False, reason="stopped", unproven=True)
             run = sandbox.run_suite(ctx, image=planted.tag, tests=files.root, port=port, runner=runner,
                                     must_answer=False, before=prove, stop=stop)
         proof = run.evidence if isinstance(run.evidence, Proof) else None
@@ -250,9 +253,12 @@ def container_tests(ctx) -> ContainerTests:
         stop.set()  # every run still going stops at its next step and removes what it made
         raise
     finally:
+        builder.shutdown(wait=False, cancel_futures=True)  # builds not begun never begin (runs see CancelledError)
         pool.shutdown(wait=True, cancel_futures=True)
-        builder.shutdown(wait=True, cancel_futures=True)
+        builder.shutdown(wait=True)
         stop.set()  # ends the watcher thread of _linked
+    # `stop` is set only by closing (here) or by an exception (raised above): no "stopped" run ever
+    # reaches a check, where it would read as the student's failure or an unplanted fault.
     if ctx.closing.is_set():
         raise ResourceError("the grading run ended before the container tests finished")
     return ContainerTests(files=files.files, wheats=tuple(done_wheats[i] for i in sorted(done_wheats)),

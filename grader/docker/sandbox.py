@@ -384,7 +384,8 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
             return SuiteRun(image=image, error=exc.reason, evidence=exc.evidence, container=_container_state(container),
                             seconds=round(time.monotonic() - started, 1))
         if stop.is_set():
-            return SuiteRun(image=image, error="stopped", evidence=evidence, seconds=time.monotonic() - started)
+            return SuiteRun(image=image, error="stopped", evidence=evidence, container=_container_state(container),
+                            seconds=round(time.monotonic() - started, 1))
         address = _address(container)  # None once it has exited: the published port then refuses
         proxy_dir = socket_dir(ctx, token)
         run.add(f"remove {proxy_dir}", lambda: shutil.rmtree(proxy_dir, ignore_errors=True))

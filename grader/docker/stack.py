@@ -294,7 +294,9 @@ class Stack:
                     if self.hopeless(container, states[service]):
                         broken.append(service)
                         restarts = int(container.attrs.get("RestartCount") or 0)
-                        if restarts >= CRASH_LOOP:  # "running" between two crashes is not up (nor GOOD)
+                        if states[service].startswith("exited") and restarts:  # its policy gave up
+                            states[service] += f", restarted {restarts} time(s), then stopped"
+                        elif restarts >= CRASH_LOOP:  # "running" between two crashes is not up (nor GOOD)
                             states[service] += f", crash-looping ({restarts} restarts)"
                     elif states[service] == "running" and not self._answers(role):
                         states[service] = "running, not answering HTTP yet"

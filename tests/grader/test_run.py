@@ -42,7 +42,8 @@ def test_no_verdict_scores_zero_as_an_error_with_a_regrade_hint():
 
 
 class _RecordingContext:
-    """Only what grader.run._phase touches: prefetch() and the unthrottled event (pure logic)."""
+    """Only what grader.run._phase touches: prefetch(), expired(), event() and the unthrottled event
+    (pure logic)."""
 
     def __init__(self):
         import threading
