@@ -40,7 +40,11 @@ class Context:
         self._on_event = on_event or (lambda kind, text: None)
         self._resources: dict[str, Any] = {}
         self._failures: dict[str, ResourceError] = {}
-        self._cleanups: list[tuple[str, Callable[[], Any]]] = []
+        self._cleanups: list[tuple[str, Callable[[], Any], str | None]] = []  # (what, how, owning resource)
+        self._local = threading.local()                   # .making: the resources this thread is making
+        self._released: set[str] = set()
+        self._releases: list[threading.Thread] = []
+        self._release_problems: list[str] = []
         self._docker = None
         self._docker_error: ResourceError | None = None
         self._lock = threading.RLock()                    # guards the dicts and lists above
@@ -107,6 +111,8 @@ class Context:
     # -- resources ---------------------------------------------------------------------
     def _known(self, name: str) -> tuple[bool, Any]:
         with self._lock:
+            if name in self._released:  # run.release_unneeded released it: no check was to need it
+                raise RuntimeError(f"grader bug: resource {name} was needed after it was released")
             if name in self._resources:
                 return True, self._resources[name]
             if name in self._failures:
@@ -130,6 +136,8 @@ class Context:
                 return value
             provider = resources.provider(name)
             started = time.monotonic()
+            making = self._local.__dict__.setdefault("making", [])
+            making.append(name)  # what defer() is called for meanwhile belongs to this resource
             try:
                 for dependency in provider.depends:
                     self.get(dependency)
@@ -141,10 +149,17 @@ class Context:
                     self._failures[name] = exc
                 self.event("resource-failed", f"{name}: {exc.message}")
                 raise
+            finally:
+                making.pop()
             with self._lock:
                 self._resources[name] = value
             self.event("resource", f"{name} ready in {time.monotonic() - started:.1f} s")
             return value
+
+    def made(self, name: str) -> bool:
+        """True once `name` has been made or has failed (either way get() will not make it again)."""
+        with self._lock:
+            return name in self._resources or name in self._failures or name in self._released
 
     def failure(self, name: str) -> ResourceError | None:
         with self._lock:
@@ -168,9 +183,45 @@ class Context:
             log.exception("making %s in the background failed", name)
 
     def defer(self, description: str, func: Callable[[], Any]) -> None:
-        """Register a cleanup; close() runs them last-in first-out, whatever happened."""
+        """Register a cleanup; close() runs them last-in first-out, whatever happened. A cleanup
+        registered while a resource is being made (in the same thread) belongs to it (release())."""
+        making = getattr(self._local, "making", None)
         with self._lock:
-            self._cleanups.append((description, func))
+            self._cleanups.append((description, func, making[-1] if making else None))
+
+    def release(self, names: Iterable[str]) -> list[str]:
+        """Clean up, now and in a background thread, the made resources `names` no check will use
+        again (issue 13: the standalone containers, the registry and the stack otherwise stay up,
+        running their healthchecks, until the whole run ends). Their own cleanups run last-in first-out,
+        as in close(), which waits for them before its own; getting a released resource afterwards
+        is a grader bug (RuntimeError). Nothing is released with --keep or once close() has begun.
+        Returns the names released."""
+        if self.options.keep or self.closing.is_set():
+            return []
+        with self._lock:
+            chosen = sorted(n for n in set(names) if n in self._resources and n not in self._released)
+            if not chosen:
+                return []
+            self._released.update(chosen)
+            for name in chosen:
+                del self._resources[name]
+            owned = [c for c in self._cleanups if c[2] in chosen]
+            self._cleanups = [c for c in self._cleanups if c[2] not in chosen]
+        self.event("release", f"{', '.join(chosen)}: no check left needs {'them' if len(chosen) > 1 else 'it'}")
+
+        def run() -> None:
+            for description, func, _ in reversed(owned):
+                try:
+                    func()
+                except Exception as exc:  # cleanup must go on whatever one step does
+                    log.warning("cleanup %s failed: %s", description, exc)
+                    with self._lock:
+                        self._release_problems.append(f"{description}: {exc}")
+        thread = threading.Thread(target=run, name=f"grader-{self.run_id}-release", daemon=True)
+        with self._lock:
+            self._releases.append(thread)
+        thread.start()
+        return chosen
 
     def close(self) -> list[str]:
         """Stop background work, run every cleanup, then sweep anything still labelled with this
@@ -188,11 +239,17 @@ class Context:
         if self.options.keep:
             self.event("teardown", f"--keep: leaving resources labelled {LABEL_RUN}={self.run_id}")
             return problems
+        deadline = time.monotonic() + DRAIN_S
+        for thread in list(self._releases):  # what they remove must be gone before, e.g., its network
+            thread.join(max(deadline - time.monotonic(), 0))
+            if thread.is_alive():
+                problems.append(f"a release still running after {DRAIN_S} s")
+        problems += self._release_problems
         while True:
             with self._lock:
                 if not self._cleanups:
                     break
-                description, func = self._cleanups.pop()
+                description, func, _ = self._cleanups.pop()
             started = time.monotonic()
             try:
                 func()

@@ -141,11 +141,16 @@ class Options:
     # pass on; None: the kit's own solutions/Dockerfile.mlapp, when the grader has one beside it.
     reference_dockerfile: Path | None = None
 
-    def timeout(self, name: str) -> float:
+    def timeout(self, name: str, *, capped: bool = True) -> float:
         """The named timeout of `Timeouts`, in seconds, scaled by `timeout_scale`; `build` is also
-        capped by `limits.build`, and every timeout by what is left of the time budget."""
+        capped by `limits.build`, and (unless `capped` is False) by what is left of the time budget.
+
+        Pass `capped=False` only to a wait that counts its timeout from an earlier moment and stops
+        at the deadline itself (grader.docker.service.Service, whose waits count from the container's
+        start): a cap computed now, counted from then, would end the wait before the deadline and
+        read as the student's failure instead of the budget's."""
         seconds = getattr(self.timeouts, name) * self.timeout_scale
         if name == "build" and self.limits.build is not None:
             seconds = min(seconds, self.limits.build)
-        left = self.remaining()
+        left = self.remaining() if capped else None
         return seconds if left is None else min(seconds, left)

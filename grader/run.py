@@ -153,6 +153,19 @@ def _needs(spec: CheckSpec) -> set[str]:
     return resources.closure(registry.get(spec.id).resources)
 
 
+def release_unneeded(ctx: Context, remaining) -> list[str]:
+    """Release (Context.release) every releasable resource that no check of `remaining` (CheckSpecs
+    still to run) will use, nor a view of it, nor anything those checks' unmade resources are made
+    from; the names released. Issue 13: the standalone containers, the registry and the stack stop
+    costing the machine their healthchecks, and their removal overlaps task 10 instead of adding to
+    the teardown."""
+    names = set().union(*(registry.get(s.id).resources for s in remaining))
+    still = resources.needed(names, made=ctx.made)
+    free = [name for name, provider in resources.all_providers().items()
+            if provider.releasable and not resources.views(name) & still]
+    return ctx.release(free)
+
+
 def _phase(ctx: Context, name: str, specs, *, rubric: Rubric, results: dict) -> None:
     todo = [s for s in specs if registry.get(s.id).phase == name]
     if name in ("build", "late") and not ctx.expired():  # after the deadline nothing new starts
@@ -166,7 +179,9 @@ def _phase(ctx: Context, name: str, specs, *, rubric: Rubric, results: dict) -> 
             for result in pool.map(lambda spec: run_check(ctx, spec, rubric=rubric), todo):
                 results[result.id] = result  # the report lists them in rubric order, however they finished
         return
-    for spec in todo:
+    for index, spec in enumerate(todo):
+        if name == "late":  # what the checks left do not need goes now, not at teardown
+            release_unneeded(ctx, todo[index:])
         if _needs(spec) & set(LATE_PREFETCH):
             ctx.unthrottled.set()  # the checks that wait for restarts are done: background work may widen
         results[spec.id] = run_check(ctx, spec, rubric=rubric)

@@ -151,14 +151,14 @@ def reference_dockerfile(options) -> Path | None:
 
 
 @provides("container_tests", blame="10.passes-correct",
-          depends=("container_test_files", "mlapp_image", "mlapp_api"))
+          depends=("container_test_files", "mlapp_image", "mlapp_port"))
 def container_tests(ctx) -> ContainerTests:
     """Run the tests on every wheat and chaff, CONCURRENCY at a time (EARLY_CONCURRENCY until
     `ctx.unthrottled` is set); stops when the run closes; always removes what it made."""
     started = time.monotonic()
     files: TestFiles = ctx.get("container_test_files")
     image: BuiltImage = ctx.get("mlapp_image")
-    port = ctx.get("mlapp_api").port
+    port = ctx.get("mlapp_port")
     runner = sandbox.runner_image(ctx)
     facts = planting.image_facts(ctx, image, port=port)
     sample = sample_request(ctx.workdir)

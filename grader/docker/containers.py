@@ -65,14 +65,14 @@ def start_standalone(ctx, role: str, *, blame: str, volumes: dict | None = None,
         raise ResourceError(f"the {role} container could not start: {exc.explanation or exc}",
                             expected="the image's CMD to start a server") from None
     return Service(container=container, role=role, name=role, preferred_ports=tuple(exposed_ports(image.attrs)),
-                   started=time.monotonic(), blame=blame)
+                   started=time.monotonic(), blame=blame, deadline=ctx.deadline)
 
 
 def _env(config: dict) -> dict[str, str]:
     return dict(item.partition("=")[::2] for item in config.get("Env") or [])
 
 
-@provides("mlapp_container", blame="2.api-answers", depends=("mlapp_image", "run_network"))
+@provides("mlapp_container", blame="2.api-answers", depends=("mlapp_image", "run_network"), releasable=True)
 def mlapp_container(ctx) -> Service:
     """The API as Lab 4 runs it: a grader-made folder, writable by any user (`chmod a+w`), bind-mounted
     at the image's LOG_DIR (or at /app/logs with LOG_DIR set, when the image sets none), and
@@ -95,7 +95,8 @@ def mlflow_data_dir(model, config: dict) -> str | None:
     return mlflow_server.data_dir(paths)
 
 
-@provides("mlflow_container", blame="5.healthy", depends=("mlflow_image", "mlflow_dockerfile", "run_network"))
+@provides("mlflow_container", blame="5.healthy", depends=("mlflow_image", "mlflow_dockerfile", "run_network"),
+          releasable=True)
 def mlflow_container(ctx) -> Service:
     """The tracking server as Lab 5 runs it: a fresh named volume on the folder that holds its stores,
     and `constants.MLFLOW_SERVER_ENV` (no job runner: it only costs time and memory)."""
@@ -116,16 +117,23 @@ def mlflow_container(ctx) -> Service:
 
 def answering(ctx, role: str) -> Service:
     service: Service = ctx.get(f"{role}_container")
-    service.answering(timeout=ctx.options.timeout("ready"))
+    service.answering(timeout=ctx.options.timeout("ready", capped=False))
     ctx.event("ready", f"{role} answers on port {service.port}")
     return service
 
 
-@provides("mlapp_api", blame="2.api-answers", depends=("mlapp_container",))
+@provides("mlapp_api", blame="2.api-answers", depends=("mlapp_container",), view_of="mlapp_container")
 def mlapp_api(ctx) -> Service:
     return answering(ctx, "mlapp")
 
 
-@provides("mlflow_api", blame="5.healthy", depends=("mlflow_container",))
+@provides("mlflow_api", blame="5.healthy", depends=("mlflow_container",), view_of="mlflow_container")
 def mlflow_api(ctx) -> Service:
     return answering(ctx, "mlflow")
+
+
+@provides("mlapp_port", blame="2.api-answers", depends=("mlapp_api",))
+def mlapp_port(ctx) -> int:
+    """The port the standalone API answers on (task 10 serves its containers under test on it): a
+    number, not the container, so that the container can go once its checks are done."""
+    return ctx.get("mlapp_api").port

@@ -48,7 +48,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-@provides("registry", blame="8.push-pull", depends=())
+@provides("registry", blame="8.push-pull", depends=(), releasable=True)
 def registry(ctx) -> LocalRegistry:
     cli = ctx.docker
     try:
@@ -150,8 +150,9 @@ def run_health(ctx, ref: str) -> str:
                                           environment=dict(API_SERVER_ENV), **ctx.options.limits.container_kwargs())
     try:
         api = Service(container=container, role="mlapp", name="pulled image's",
-                      preferred_ports=tuple(exposed_ports(container.attrs)), started=time.monotonic())
-        api.answering(timeout=ctx.options.timeout("ready"))
+                      preferred_ports=tuple(exposed_ports(container.attrs)), started=time.monotonic(),
+                      deadline=ctx.deadline)
+        api.answering(timeout=ctx.options.timeout("ready", capped=False))
         return f"GET /health on port {api.port} answered 200"
     finally:
         remove_container(container)

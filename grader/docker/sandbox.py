@@ -37,7 +37,6 @@ import tempfile
 import threading
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,14 +291,11 @@ def _container_state(container) -> str:
     return f"{container.status} with code {state.get('ExitCode')}" + (" (out of memory)" if state.get("OOMKilled") else "")
 
 
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
-
-
 def http_status(url: str, *, timeout: float) -> int | None:
     """The status of GET `url` made by the grader itself (the host reaches a container's IP on Linux,
     as the published port needs anyway): no `docker exec`, so waiting costs the container nothing."""
     try:
-        with _DIRECT.open(url, timeout=timeout) as response:
+        with probes.DIRECT.open(url, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -365,7 +361,8 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
             raise ResourceError(f"the container under test could not be created: {exc.explanation or exc}") from None
         run.add(f"remove container {container.name}", lambda: probes.remove_container(container))
         service = Service(container=container, role="mlapp", name="container under test", port=port,
-                          preferred_ports=(port,), started=time.monotonic(), blame="2.api-answers")
+                          preferred_ports=(port,), started=time.monotonic(), blame="2.api-answers",
+                          deadline=ctx.deadline)
         try:
             container.start()
         except APIError as exc:

@@ -135,7 +135,11 @@ class Service:
     are the ports its image EXPOSEs and its compose service declares, tried first when choosing
     the port it serves on; `started` is `time.monotonic()` when the grader started it (waits are
     bounded from then); `blame` is the rubric check whose hint explains a failure to run.
-    `port` is None until `serving()` or `answering()` finds it. Methods raise ResourceError.
+    `port` is None until `serving()` or `answering()` finds it. `deadline` is the run's time budget
+    (a `time.monotonic()` value, None without one): every wait ends by then whatever its timeout, so
+    callers pass timeouts not capped by the budget (`options.timeout(name, capped=False)`) and a wait
+    the budget cut short ends at the deadline, where the run reports it as not checked.
+    Methods raise ResourceError.
     """
 
     container: object                 # docker.models.containers.Container
@@ -145,6 +149,7 @@ class Service:
     started: float = field(default_factory=time.monotonic)
     blame: str | None = None
     port: int | None = None
+    deadline: float | None = None
 
     # -- state --------------------------------------------------------------------------------
     def reload(self) -> Service:
@@ -203,7 +208,11 @@ class Service:
 
     # -- waits -----------------------------------------------------------------------------------
     def _remaining(self, timeout: float) -> float:
-        return max(self.started + timeout - time.monotonic(), 0.0)
+        """Seconds left of a wait of `timeout` seconds counted from the start, ending by the deadline."""
+        end = self.started + timeout
+        if self.deadline is not None:
+            end = min(end, self.deadline)
+        return max(end - time.monotonic(), 0.0)
 
     def wait_listening(self, *, timeout: float) -> list[tuple[str, int]]:
         """Listening sockets once there are any, within `timeout` seconds of the start ([] if none)."""
@@ -250,7 +259,8 @@ class Service:
             return False
 
         try:
-            if wait.poll(probe, timeout=max(self._remaining(timeout), 5.0), interval=1.0):
+            floor = 5.0 if self.deadline is None else min(5.0, max(self.deadline - time.monotonic(), 0.0))
+            if wait.poll(probe, timeout=max(self._remaining(timeout), floor), interval=1.0):
                 return self
         except StopIteration:
             pass

@@ -407,10 +407,11 @@ class Stack:
         container = self.container(name)
         preferred = sorted(set(exposed_ports(container.attrs)) | set(self.model.declared_ports(name)))
         found = Service(container=container, role=role, name=name, preferred_ports=tuple(preferred),
-                        started=self.started, blame="7.stack-healthy", port=self._ports.get(role))
+                        started=self.started, blame="7.stack-healthy", port=self._ports.get(role),
+                        deadline=self.ctx.deadline)
         if serving and found.port is None:
             # Without a healthcheck "running" may come before the server listens: give it the ready time.
-            self._ports[role] = found.serving(timeout=self.ctx.options.timeout("ready"))
+            self._ports[role] = found.serving(timeout=self.ctx.options.timeout("ready", capped=False))
         return found
 
     @property
@@ -425,7 +426,7 @@ class Stack:
                        if name and str(p.get("published") or "").isdigit()})
 
 
-@provides("stack", blame="7.stack-healthy", depends=("compose", "stack_images"))
+@provides("stack", blame="7.stack-healthy", depends=("compose", "stack_images"), releasable=True)
 def stack(ctx) -> Stack:
     model: ComposeModel = ctx.get("compose")
     if not any(getattr(model, role) for role in ROLES):

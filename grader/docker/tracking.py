@@ -203,7 +203,7 @@ def ui_rejections(stack) -> list[str]:
     return rejected
 
 
-@provides("mlflow_run", blame="7.logged-visible", depends=("stack",))
+@provides("mlflow_run", blame="7.logged-visible", depends=("stack",), view_of="stack")
 def mlflow_run(ctx) -> dict:
     """A run logged through the stack once per grade, read back by 7.logged-visible and 7.persists."""
     return log_run(ctx, ctx.get("stack"))

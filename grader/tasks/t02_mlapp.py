@@ -155,7 +155,7 @@ def api_answers(ctx, mlapp_api):
 
 @check("2.binds-all", phase="inspect")
 def binds_all_interfaces(ctx, mlapp_container):
-    return binds_all(mlapp_container, timeout=ctx.options.timeout("ready"))
+    return binds_all(mlapp_container, timeout=ctx.options.timeout("ready", capped=False))
 
 
 def static_port(model: DockerfileModel) -> tuple[int, str]:
@@ -195,7 +195,7 @@ def expose(ctx, mlapp_dockerfile, mlapp_container=None):
     exposed = list(service.preferred_ports)
     lines = ", ".join(f"`{ins.text}` (line {ins.line})" for ins, _ in model.exposed) or "no EXPOSE"
     try:
-        listening = service.wait_listening(timeout=ctx.options.timeout("ready"))
+        listening = service.wait_listening(timeout=ctx.options.timeout("ready", capped=False))
     except ResourceError:  # the container exited: its files are still evidence
         return static_expose(model)
     port = serving_port(listening, exposed)
@@ -239,5 +239,5 @@ def healthcheck_is_exec(mlapp_dockerfile, mlapp_image=None):
 
 @check("2.healthy", phase="inspect")
 def turns_healthy(ctx, mlapp_container, mlapp_image):
-    return healthy(mlapp_container, mlapp_image, timeout=ctx.options.timeout("ready"),
+    return healthy(mlapp_container, mlapp_image, timeout=ctx.options.timeout("ready", capped=False),
                    scale=ctx.options.timeout_scale)

@@ -105,12 +105,12 @@ def pinned(ctx, mlflow_dockerfile):
 
 @check("5.binds-all", phase="inspect")
 def binds_all_interfaces(ctx, mlflow_container):
-    return binds_all(mlflow_container, timeout=ctx.options.timeout("ready"))
+    return binds_all(mlflow_container, timeout=ctx.options.timeout("ready", capped=False))
 
 
 @check("5.healthy", phase="inspect")
 def turns_healthy(ctx, mlflow_container, mlflow_image):
-    return healthy(mlflow_container, mlflow_image, timeout=ctx.options.timeout("ready"),
+    return healthy(mlflow_container, mlflow_image, timeout=ctx.options.timeout("ready", capped=False),
                    scale=ctx.options.timeout_scale)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.context import Context
+from grader.docker.service import Service
 from grader.options import LOG_FILE_SIZE, Limits, Options, Timeouts, parse_size
 
 BOUNDED_LOGS = {"log_config": {"type": "json-file", "config": {"max-size": LOG_FILE_SIZE, "max-file": "2"}}}
@@ -55,6 +56,25 @@ def test_every_timeout_ends_by_the_deadline():
     assert Options(submission=Path(".")).remaining() is None
 
 
+def test_an_uncapped_timeout_ignores_the_deadline():
+    options = Options(submission=Path("."), timeouts=Timeouts(ready=120), deadline=time.monotonic() + 5)
+    assert options.timeout("ready", capped=False) == 120
+
+
+def test_a_service_wait_counts_from_its_start_and_ends_by_the_deadline():
+    """A wait of T seconds counted from the container's start ends at start + T, or at the run's
+    deadline when that comes first: never earlier (a budget cap counted from the start would end it
+    before the deadline, and the check would read as the student's failure)."""
+    now = time.monotonic()
+    started_earlier = Service(container=None, role="mlapp", name="mlapp", started=now - 30, deadline=now + 5)
+    assert 4 < started_earlier._remaining(120) <= 5          # the deadline comes first
+    assert started_earlier._remaining(20) == 0                 # start + 20 s has passed
+    no_budget = Service(container=None, role="mlapp", name="mlapp", started=now - 30)
+    assert 89 < no_budget._remaining(120) <= 90
+    spent = Service(container=None, role="mlapp", name="mlapp", started=now, deadline=now - 1)
+    assert spent._remaining(120) == 0
+
+
 def test_context_deadline_and_warnings(tmp_path):
     events = []
     ctx = Context(options=Options(submission=tmp_path, deadline=time.monotonic() - 1), run_id=uuid.uuid4().hex[:10],
@@ -75,3 +95,47 @@ def test_timeout_scale_defaults_from_the_environment(monkeypatch):
     for bad in ("zero", "0", "-1"):
         monkeypatch.setenv(TIMEOUT_SCALE_ENV, bad)
         assert default_timeout_scale() == 1.0
+
+
+def test_release_runs_a_resources_own_cleanups_now_and_close_the_rest(tmp_path, monkeypatch):
+    """Cleanups registered while a resource is made belong to it (not to what it is made from);
+    release() runs them once, in the background, before close() runs the others; a released resource
+    asked for again is a grader bug, not the student's failure."""
+    from grader import resources
+
+    ran = []
+
+    def make_base(ctx):
+        ctx.defer("remove base", lambda: ran.append("base"))
+        return "base"
+
+    def make_thing(ctx):
+        ctx.defer("remove thing's volume", lambda: ran.append("volume"))
+        ctx.defer("remove thing", lambda: ran.append("thing"))
+        return "thing"
+
+    monkeypatch.setitem(resources._PROVIDERS, "fake_base", resources.Provider(
+        name="fake_base", make=make_base, blame=None, engine=False, depends=()))
+    monkeypatch.setitem(resources._PROVIDERS, "fake_thing", resources.Provider(
+        name="fake_thing", make=make_thing, blame=None, engine=False, depends=("fake_base",), releasable=True))
+    ctx = Context(options=Options(submission=tmp_path), run_id=uuid.uuid4().hex[:10], workdir=tmp_path,
+                  scratch=tmp_path)
+    assert ctx.get("fake_thing") == "thing" and ctx.made("fake_thing") and ctx.made("fake_base")
+    ctx.defer("a check's own cleanup", lambda: ran.append("check"))
+    assert ctx.release(["fake_thing", "fake_base", "never_made"]) == ["fake_base", "fake_thing"]
+    assert ctx.release(["fake_thing"]) == []            # once
+    with pytest.raises(RuntimeError, match="grader bug"):
+        ctx.get("fake_thing")
+    assert ctx.close() == []
+    assert ran[:3] == ["thing", "volume", "base"] and ran[3:] == ["check"]
+
+
+def test_nothing_is_released_with_keep(tmp_path, monkeypatch):
+    from grader import resources
+
+    monkeypatch.setitem(resources._PROVIDERS, "fake_thing", resources.Provider(
+        name="fake_thing", make=lambda ctx: "thing", blame=None, engine=False, depends=(), releasable=True))
+    ctx = Context(options=Options(submission=tmp_path, keep=True), run_id=uuid.uuid4().hex[:10],
+                  workdir=tmp_path, scratch=tmp_path)
+    ctx.get("fake_thing")
+    assert ctx.release(["fake_thing"]) == [] and ctx.get("fake_thing") == "thing"

@@ -121,7 +121,7 @@ def test_parameters_declare_resources():
 # What each resource is evidence of (grader/rubric.yaml `evidence`).
 EVIDENCE_OF = {"mlapp_dockerfile": "files", "mlflow_dockerfile": "files", "compose": "files",
                "mlapp_image": "image", "mlflow_image": "image", "stack_images": "image",
-               "mlapp_container": "container", "mlflow_container": "container", "mlapp_api": "container",
+               "mlapp_container": "container", "mlflow_container": "container", "mlapp_api": "container", "mlapp_port": "container",
                "mlflow_api": "container", "run_network": "container", "stack": "stack", "mlflow_run": "stack",
                "registry": "registry",
                "published": "registry", "container_test_files": "files", "container_tests": "container"}

@@ -42,21 +42,31 @@ def test_no_verdict_scores_zero_as_an_error_with_a_regrade_hint():
 
 
 class _RecordingContext:
-    """Only what grader.run._phase touches: prefetch(), expired(), event() and the unthrottled event
-    (pure logic)."""
+    """Only what grader.run._phase touches: prefetch(), expired(), event(), made(), release() and the
+    unthrottled event (pure logic)."""
 
-    def __init__(self):
+    def __init__(self, made=()):
         import threading
 
         self.prefetched: list[str] = []
         self.unthrottled = threading.Event()
         self.spent = False
+        self.made_already = set(made)
+        self.released: list[str] = []
 
     def expired(self):
         return self.spent
 
     def prefetch(self, names):
         self.prefetched += list(names)
+
+    def made(self, name):
+        return name in self.made_already
+
+    def release(self, names):
+        chosen = sorted(set(names) & self.made_already - set(self.released))
+        self.released += chosen
+        return chosen
 
     def event(self, kind, text):
         pass
@@ -114,3 +124,44 @@ def test_after_the_deadline_the_late_phase_starts_nothing_in_the_background(monk
     monkeypatch.setattr(run, "run_check", lambda ctx, spec, rubric: SimpleNamespace(id=spec.id))
     run._phase(ctx, "late", rubric.select(task_ids=("10",), instructor=True), rubric=rubric, results={})
     assert ctx.prefetched == []
+
+
+def test_the_late_phase_releases_what_no_check_left_needs(monkeypatch):
+    """The standalone containers and the registry go before the first late check (their checks are
+    done, and task 10 needs only the API's port); the stack goes once the checks that stop and
+    recreate it are done; the images task 10 builds on stay (issue 13)."""
+    import grader.run as run
+    from grader import registry, resources
+    from grader.rubric import load
+
+    rubric = load()
+    registry.load_all()
+    specs = rubric.select(task_ids=None, instructor=True)
+    made = set(resources.all_providers()) - {"container_tests"}   # task 10 is still running
+    ctx, order = _RecordingContext(made=made), []
+
+    def record(ctx, spec, rubric):
+        order.append((spec.id, tuple(ctx.released)))
+        return SimpleNamespace(id=spec.id)
+
+    monkeypatch.setattr(run, "run_check", record)
+    run._phase(ctx, "late", specs, rubric=rubric, results={})
+    released_before = dict(order)
+    assert released_before["7.stack-healthy"] == ("mlapp_container", "mlflow_container", "registry")
+    assert "stack" not in released_before["7.survives-outage"]
+    assert released_before["8.push-pull"][-1] == "stack"
+    assert set(ctx.released) == {"mlapp_container", "mlflow_container", "registry", "stack"}
+
+
+def test_a_resource_is_kept_while_an_unmade_one_needs_it(monkeypatch):
+    """A push not yet done (published unmade) keeps the registry; a port not yet read keeps the API."""
+    import grader.run as run
+    from grader import registry, resources
+    from grader.rubric import load
+
+    rubric = load()
+    registry.load_all()
+    specs = [s for s in rubric.select(task_ids=("8", "10"), instructor=True) if registry.get(s.id).phase == "late"]
+    made = set(resources.all_providers()) - {"container_tests", "published", "mlapp_port"}
+    ctx = _RecordingContext(made=made)
+    assert run.release_unneeded(ctx, specs) == ["mlflow_container", "stack"]

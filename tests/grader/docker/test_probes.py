@@ -119,3 +119,128 @@ def test_at_process_limit_reads_the_pids_limit_and_the_current_count():
 
     assert at_process_limit(Fake(64, 64)) and at_process_limit(Fake(64, 63))
     assert not at_process_limit(Fake(64, 12)) and not at_process_limit(Fake(None, 999))
+
+
+PROC_NET_TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1
+   1: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 2 1
+   2: 0B00007F:A1B2 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1
+   3: 020011AC:1388 030011AC:D431 01 00000000:00000000 00:00000000 00000000  1000        0 4 1
+"""
+PROC_NET_TCP6 = """  sl  local_address                         remote_address                        st tx_queue rx_queue
+   0: 00000000000000000000000000000000:1388 00000000000000000000000000000000:0000 0A 00000000:00000000
+   1: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000
+"""
+
+
+def test_listening_sockets_reads_proc_net_tcp_and_tcp6():
+    """proc(5): addresses are 32-bit words in host order, the state 0A is LISTEN; others are left out."""
+    from grader.docker.probes import listening_sockets
+
+    assert listening_sockets({"tcp": PROC_NET_TCP, "tcp6": PROC_NET_TCP6}) == [
+        ("0.0.0.0", 5000), ("127.0.0.1", 8080), ("127.0.0.11", 41394), ("::", 5000), ("::1", 80)]
+    assert listening_sockets({"tcp": PROC_NET_TCP.splitlines()[0]}) == [] and listening_sockets({}) == []
+
+
+def test_only_a_request_to_the_container_itself_goes_from_the_host():
+    from grader.docker.probes import _target_network
+
+    class Fake:  # pure logic: a container's attributes as docker-py returns them
+        attrs = {"NetworkSettings": {"IPAddress": "", "Networks": {
+            "net": {"IPAddress": "172.20.0.5", "NetworkID": "n1", "GlobalIPv6Address": ""}}}}
+
+    assert _target_network(Fake(), "http://172.20.0.5:5000/health") == "n1"
+    for other in ("http://mlflow:5000/", "http://127.0.0.1:5000/health", "http://172.20.0.6:5000/",
+                  "https://172.20.0.5:5000/", "not a url"):
+        assert _target_network(Fake(), other) is None, other
+
+
+def _serve(docker_client, ctx, *, bind="0.0.0.0", port=8000, network=None):
+    container = docker_client.containers.run(
+        BASE, ["python", "-m", "http.server", "--bind", bind, str(port)], detach=True,
+        name=ctx.name(f"probe-target-{port}"), labels=ctx.labels, network=network)
+    for _ in range(20):  # the server needs a moment to bind
+        container.reload()
+        if listeners(container):
+            break
+        time.sleep(0.5)
+    return container
+
+
+@pytest.mark.docker
+def test_probes_from_the_host_answer_as_the_exec_probes_do(tmp_path, docker_client):
+    """listeners() read on the host and http() to the container's own address give what the exec
+    probes give inside it (issue 13: the same answer without a `docker exec`)."""
+    from grader.docker import probes
+
+    ctx = make_context(tmp_path)
+    container = _serve(docker_client, ctx)
+    try:
+        assert probes._host_tables(container) is not None  # the kit's machines: the host sees the PID
+        rc, out = exec_python(container, probes.LISTEN_PROBE)
+        inside = [tuple(pair) for pair in last_json(out) if pair[0] != probes.EMBEDDED_DNS]
+        assert listeners(container) == inside and ("0.0.0.0", 8000) in inside
+        ip, network = next(iter(probes.own_addresses(container).items()))
+        for url in (f"http://{ip}:8000/", f"http://{ip}:8000/nowhere", f"http://{ip}:1/"):
+            code = f"URL={url!r}\nDATA=None\nMETHOD='GET'\nHEADERS={{}}\nTIMEOUT=5\n" + probes.HTTP_PROBE
+            exec_answer = last_json(exec_python(container, code)[1])
+            host_answer = http(container, url, timeout=5)
+            assert host_answer["status"] == exec_answer["status"], url
+            assert host_answer.get("body") == exec_answer.get("body"), url
+            assert ("error" in host_answer) == ("error" in exec_answer), url
+        assert probes._host_reaches[network] is True
+    finally:
+        remove_container(container)
+        assert ctx.close() == []
+
+
+@pytest.mark.docker
+def test_the_grader_s_isolated_networks_are_probed_from_inside(tmp_path, docker_client):
+    """A network without an address on the host's end of the bridge (the grader's own: run_network,
+    the stack's) is never tried from the host: the probe runs inside and answers all the same."""
+    from grader.docker import probes
+    from grader.docker.containers import ISOLATED_OPTIONS
+
+    ctx = make_context(tmp_path)
+    network = docker_client.networks.create(ctx.name("isolated"), driver="bridge", internal=True,
+                                            options=ISOLATED_OPTIONS, labels=ctx.labels)
+    container = _serve(docker_client, ctx, network=network.name)
+    try:
+        ip, network_id = next(iter(probes.own_addresses(container).items()))
+        assert network_id == network.id
+        assert http(container, f"http://{ip}:8000/", timeout=5)["status"] == 200
+        assert probes._host_reaches[network.id] is False
+    finally:
+        remove_container(container)
+        network.remove()
+        assert ctx.close() == []
+
+
+@pytest.mark.docker
+def test_an_address_the_host_cannot_reach_is_asked_from_inside(tmp_path, docker_client):
+    """On a network the host has not reached yet, a request from the host that gets no HTTP answer is
+    made again from inside; when inside answers, later probes of that network go there directly
+    (Docker Desktop's VM, a firewall). Simulated with an address the host reaches differently: the
+    container's loopback, which the test passes off as its address on the default bridge."""
+    import socket
+
+    from grader.docker import probes
+
+    with socket.socket() as free:  # a port nothing on the host listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    ctx = make_context(tmp_path)
+    container = _serve(docker_client, ctx, bind="127.0.0.1", port=port)
+    try:
+        (bridge,) = container.attrs["NetworkSettings"]["Networks"].values()
+        network = bridge["NetworkID"]
+        known = probes._host_reaches.pop(network, None)
+        bridge["IPAddress"] = container.attrs["NetworkSettings"]["IPAddress"] = "127.0.0.1"
+        answer = http(container, f"http://127.0.0.1:{port}/", timeout=5)
+        assert answer["status"] == 200 and probes._host_reaches[network] is False
+    finally:
+        probes._host_reaches.pop(network, None)
+        if known is not None:
+            probes._host_reaches[network] = known
+        remove_container(container)
+        assert ctx.close() == []
