@@ -23,6 +23,7 @@ from grader.options import (
     Limits,
     Options,
     default_timeout_scale,
+    parse_registry,
     parse_size,
 )
 from grader.progress import Progress
@@ -113,6 +114,10 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-storage", metavar="SIZE", default=DEFAULT_KEEP_STORAGE,
                    help="disk the grader's build cache may keep between runs, least recently used removed "
                         f"first (default {DEFAULT_KEEP_STORAGE})")
+    p.add_argument("--registry", metavar="HOST:PORT",
+                   help="push 8.push-pull's image to this running registry (under a folder named after the run) "
+                        "instead of starting one; `grader batch` passes one to every grade, so layers the "
+                        "submissions share are pushed once (localhost needs no engine setting)")
     p.add_argument("--run-id", metavar="HEX", help="use this run id (6-32 lowercase hex digits) instead of a fresh "
                    "one, so a supervisor can `cleanup --run HEX` after killing the run")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
@@ -246,7 +251,7 @@ def options_from_args(args, *, submission: Path):
                    instructor=args.instructor, keep=args.keep, workroot=args.workroot,
                    reference_dockerfile=args.reference_dockerfile.resolve() if args.reference_dockerfile else None,
                    timeout_scale=args.timeout_scale, no_cache=args.no_cache, limits=limits,
-                   time_budget=budget, keep_storage=args.keep_storage)
+                   time_budget=budget, keep_storage=args.keep_storage, registry=args.registry)
 
 
 def option_problems(args) -> list[str]:
@@ -279,6 +284,8 @@ def grade_command(argv: list[str]) -> int:
         parser.error(f"--reference-dockerfile {args.reference_dockerfile}: no such file")
     if args.run_id is not None and not re.fullmatch(r"[0-9a-f]{6,32}", args.run_id):
         parser.error("--run-id must be 6-32 lowercase hex digits")
+    if args.registry is not None and parse_registry(args.registry) is None:
+        parser.error(f"--registry {args.registry}: expected HOST:PORT, e.g. localhost:5000")
     for flag, asked in (("--solution", args.solution), ("--instructor", args.instructor)):
         refusal = instructor_only(f"`{flag}`") if asked else None
         if refusal:

@@ -52,6 +52,7 @@ class Context:
         self._events = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future] = []
+        self._prefetched: set[str] = set()
         self.warnings: list[str] = []   # notes for the report that cost no points (student-mode policy)
         # Set by grader.run once no check that stops, restarts or times the stack is left (and by
         # close()): work started in the background of the late phase runs narrower until then, so
@@ -167,11 +168,17 @@ class Context:
 
     def prefetch(self, names: Iterable[str]) -> None:
         """Start making `names` in background threads, in this order; a failure is memoized for
-        the checks that need it, and a grader bug is logged and raised again to them by get()."""
+        the checks that need it, and a grader bug is logged and raised again to them by get().
+        A name already prefetched is not started twice; once close() has begun nothing starts."""
         with self._lock:
+            if self.closing.is_set():  # close() has begun: nothing new starts
+                return
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"grader-{self.run_id}")
             for name in names:
+                if name in self._prefetched:  # already on its way: a second one would only wait for it
+                    continue
+                self._prefetched.add(name)
                 self._futures.append(self._pool.submit(self._make_quietly, name))
 
     def _make_quietly(self, name: str) -> None:

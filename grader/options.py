@@ -111,13 +111,26 @@ def default_timeout_scale() -> float:
     return value if value > 0 else 1.0
 
 
+def parse_registry(address: str) -> tuple[str, int] | None:
+    """(host, port) of a registry address written HOST:PORT (a name or IPv4 address, a port 1-65535);
+    None when it is not one."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    if not host or not all(c.isalnum() or c in ".-" for c in host):
+        return None
+    return host, int(port)
+
+
 @dataclass(frozen=True)
 class Options:
     """One grading run's inputs (`python -m grader` arguments as data).
 
     `time_budget` is the seconds the whole grade may take (None: no budget); `deadline` is set by
     `grader.run.grade` from it (a `time.monotonic()` value) and bounds every `timeout()`.
-    `keep_storage` caps the build cache in bytes (a Docker size string).
+    `keep_storage` caps the build cache in bytes (a Docker size string). `registry` is a running
+    registry's address (host:port) that 8.push-pull pushes to, under a folder named after the run,
+    instead of starting its own (`python -m grader batch` passes one registry to every grade).
     """
 
     submission: Path
@@ -133,6 +146,7 @@ class Options:
     time_budget: float | None = None
     deadline: float | None = None
     keep_storage: str = DEFAULT_KEEP_STORAGE
+    registry: str | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (never negative), or None without a budget."""

@@ -13,6 +13,7 @@ deletes their scratch folders before grading anything. Finished grades are commi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,9 @@ from grader.batch import archives, gradebook, lms, records
 from grader.batch.display import Display, duration
 from grader.batch.records import COULD_NOT_GRADE, CRASHED, GRADED, GRADER_ERROR, TIMEOUT, Record
 from grader.batch.shards import Shard
-from grader.docker import build, engine
+from grader.constants import LABEL_GRADER, LABEL_RUN, NAME_PREFIX
+from grader.docker import build, engine, publish
+from grader.errors import ResourceError
 from grader.reporters import json_report
 from grader.results import ERROR, GradeReport
 from grader.rubric import RUBRIC_PATH, load
@@ -46,6 +50,7 @@ ELAPSED = re.compile(r"^\[\s*[\d.]+s\]\s*")   # the "[  12.3s] " prefix of the g
 LOG_TAIL_BYTES = 4096
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]   # the directory that holds grader/
 WORK = ".work"
+REGISTRY_START_S = 60.0   # seconds the batch's registry may take to answer
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,9 @@ class BatchOptions:
     canvas_assignment: str = lms.DEFAULT_ASSIGNMENT
     canvas_assignment_id: str | None = None
     roster: Path | None = None
+    # The batch's own registry (host:port) every child pushes 8.push-pull's image to (--registry):
+    # set by run(), never part of the options hash (it changes with every batch run).
+    registry: str | None = None
 
 
 @dataclass
@@ -257,6 +265,8 @@ def child_command(job: Job, root: Path, options: BatchOptions) -> list[str]:
         cmd += ["--task", task_id]
     if options.instructor:
         cmd.append("--instructor")
+    if options.registry:
+        cmd += ["--registry", options.registry]
     return cmd + list(options.grade_args)
 
 
@@ -477,12 +487,45 @@ def run(*, options: BatchOptions, display: Display | None = None) -> BatchResult
             log.warning("%s", warning)
             display.note("WARNING: " + warning)
         display.plan(total=len(jobs), skipped=len(skipped), jobs=options.jobs)
-        _schedule(jobs, options=options, digest=digest, cli=cli, out=out, display=display, result=result)
+        with shared_registry(out, cli=cli, check_ids=check_ids if jobs else ()) as address:
+            options = dataclasses.replace(options, registry=address)
+            _schedule(jobs, options=options, digest=digest, cli=cli, out=out, display=display, result=result)
         result.files = write_outputs(out, selected=check_ids, options=options)
         result.not_graded = [r.student for r in records.load_all(out) if r.status != GRADED]
         return result
     finally:
         handle.close()
+
+
+@contextmanager
+def shared_registry(out: Path, *, cli, check_ids):
+    """One registry for the whole batch (issue 13: the layers submissions share, the base image and
+    the starter's dependencies, are compressed and pushed once, not once per submission); yields its
+    address (localhost:PORT), or None when no selected check pushes or it cannot start (each grade
+    then starts its own). Labelled with a run id of its own and written down as OUT/.work/<id>, so
+    that a batch killed meanwhile has it removed by the next run's `recover`, like a child's."""
+    if cli is None or not any("registry" in resources.closure(registry.get(c).resources) for c in check_ids):
+        yield None
+        return
+    run_id = uuid.uuid4().hex[:12]
+    folder = out / WORK / run_id
+    folder.mkdir(parents=True)
+    records.write_json(folder / "job.json", {"student": "(the batch's registry)", "run_id": run_id, "pid": None,
+                                              "started_at": now_utc()})
+    labels = {LABEL_GRADER: "1", LABEL_RUN: run_id}
+    try:
+        try:
+            _, port = publish.start_registry(cli, name=f"{NAME_PREFIX}-{run_id}-registry", labels=labels,
+                                             timeout=REGISTRY_START_S)
+        except ResourceError as exc:
+            log.warning("the batch's registry did not start (%s): every grade starts its own", exc.message)
+            yield None
+        else:
+            yield f"localhost:{port}"
+    finally:
+        for problem in engine.sweep(cli, run_id=run_id):
+            log.warning("cleanup of the batch's registry: %s", problem)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _schedule(jobs, *, options, digest, cli, out, display, result) -> None:

@@ -1,4 +1,4 @@
-"""A throwaway local registry, and pushing/pulling images to it with timeouts."""
+"""A throwaway local registry (or one a batch shares), and pushing/pulling images to it with timeouts."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from grader.constants import API_SERVER_ENV
 from grader.docker.probes import remove_container
 from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
+from grader.options import parse_registry
 from grader.parse.references import parse_image
 from grader.resources import provides
 
@@ -22,20 +23,26 @@ log = logging.getLogger(__name__)
 
 REGISTRY_IMAGE = "registry:2"
 REGISTRY_PORT = "5000/tcp"
+SHARED_WAIT_S = 10.0   # seconds a shared registry (--registry) may take to answer: it is already running
 
 
 @dataclass(frozen=True)
 class LocalRegistry:
+    """A registry the engine pushes to: the run's own `container` on 127.0.0.1:`port`, or a shared
+    one (`container` None: a batch's) at `host`:`port`, where the run's images go under the folder
+    `namespace` (its run id), so that no two runs ever push the same repository."""
+
     container: object
     port: int
+    host: str = "localhost"   # "localhost" needs no insecure-registry setting in the engine
+    namespace: str | None = None
 
     @property
     def address(self) -> str:
-        # "localhost" needs no insecure-registry setting in the engine, unlike a LAN address.
-        return f"localhost:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def ref(self, repository: str) -> str:
-        return f"{self.address}/{repository}"
+        return f"{self.address}/{self.namespace}/{repository}" if self.namespace else f"{self.address}/{repository}"
 
 
 def _answers(url: str) -> bool:
@@ -48,21 +55,21 @@ def _answers(url: str) -> bool:
         return False
 
 
-@provides("registry", blame="8.push-pull", depends=(), releasable=True)
-def registry(ctx) -> LocalRegistry:
-    cli = ctx.docker
+def start_registry(cli, *, name: str, labels: dict, timeout: float) -> tuple[object, int]:
+    """Start registry:2 (`REGISTRY_IMAGE`) named `name` with `labels`, published on a random port of
+    127.0.0.1, and wait (at most `timeout` seconds) until it answers /v2/; (container, port).
+    ResourceError when the image is missing or it does not answer (the container is then removed)."""
     try:
         cli.images.get(REGISTRY_IMAGE)
     except ImageNotFound:
         raise ResourceError(f"the image {REGISTRY_IMAGE} is not on this machine: run `docker pull "
                             f"{REGISTRY_IMAGE}` (or `python -m grader doctor`)") from None
     try:
-        container = cli.containers.run(
-            REGISTRY_IMAGE, detach=True, name=ctx.name("registry"), labels=ctx.labels,
-            ports={REGISTRY_PORT: ("127.0.0.1", None)})
+        container = cli.containers.run(REGISTRY_IMAGE, detach=True, name=name, labels=labels,
+                                       ports={REGISTRY_PORT: ("127.0.0.1", None)})
     except (APIError, DockerException) as exc:
         raise ResourceError(f"could not start a local registry: {exc}") from None
-    ctx.defer("remove the local registry", lambda: container.remove(force=True, v=True))
+
     def probe() -> tuple[str, int | None]:
         container.reload()
         if container.status != "running":
@@ -71,13 +78,34 @@ def registry(ctx) -> LocalRegistry:
         port = int(bindings[0]["HostPort"]) if bindings else None
         return ("answers" if port and _answers(f"http://127.0.0.1:{port}/v2/") else "waiting"), port
 
-    state, port = wait.poll(probe, timeout=ctx.options.timeout("ready"), until=lambda found: found[0] != "waiting")
-    if state == "answers":
-        ctx.event("registry", f"local registry on 127.0.0.1:{port}")
-        return LocalRegistry(container=container, port=port)
-    logs = container.logs(tail=20).decode("utf-8", "replace")
-    raise ResourceError(f"the local registry did not answer /v2/ (status {container.status}, port {port})",
-                        details=logs)
+    try:
+        state, port = wait.poll(probe, timeout=timeout, until=lambda found: found[0] != "waiting")
+        if state == "answers":
+            return container, port
+        logs = container.logs(tail=20).decode("utf-8", "replace")
+    except (APIError, DockerException) as exc:
+        state, port, logs = f"gone ({exc})", None, ""
+    remove_container(container)
+    raise ResourceError(f"the local registry did not answer /v2/ (status {state}, port {port})", details=logs)
+
+
+@provides("registry", blame="8.push-pull", depends=(), releasable=True)
+def registry(ctx) -> LocalRegistry:
+    """The run's own registry; or, with `options.registry` (a batch's), that one, once it answers."""
+    if ctx.options.registry:
+        host, port = parse_registry(ctx.options.registry) or ("", 0)
+        answered = wait.poll(lambda: _answers(f"http://{host}:{port}/v2/"),
+                             timeout=min(ctx.options.timeout("ready"), SHARED_WAIT_S))
+        if not answered:
+            raise ResourceError(f"the registry {ctx.options.registry} given with --registry does not answer /v2/ "
+                                "(a grader setup fault, not the submission's)")
+        ctx.event("registry", f"shared registry on {host}:{port}, folder {ctx.run_id}/")
+        return LocalRegistry(container=None, port=port, host=host, namespace=ctx.run_id)
+    container, port = start_registry(ctx.docker, name=ctx.name("registry"), labels=ctx.labels,
+                                     timeout=ctx.options.timeout("ready"))
+    ctx.defer("remove the local registry", lambda: container.remove(force=True, v=True))
+    ctx.event("registry", f"local registry on 127.0.0.1:{port}")
+    return LocalRegistry(container=container, port=port)
 
 
 def tag(cli, image: str, ref: str) -> None:

@@ -165,3 +165,45 @@ def test_a_resource_is_kept_while_an_unmade_one_needs_it(monkeypatch):
     made = set(resources.all_providers()) - {"container_tests", "published", "mlapp_port"}
     ctx = _RecordingContext(made=made)
     assert run.release_unneeded(ctx, specs) == ["mlflow_container", "stack"]
+
+
+def test_task_10_starts_once_the_standalone_work_is_done_and_never_after_closing():
+    """prefetch_after waits for what it is told to (made or failed), then prefetches; a run that closes
+    first starts nothing (pure logic, with a stand-in context)."""
+    import threading
+
+    import grader.run as run
+    from grader.errors import ResourceError
+
+    class Ctx:
+        run_id = "test"
+
+        def __init__(self):
+            self.closing = threading.Event()
+            self.ready = {"mlapp_api": threading.Event(), "published": threading.Event()}
+            self.prefetched = []
+
+        def expired(self):
+            return False
+
+        def get(self, name):
+            self.ready[name].wait(5)
+            if name == "published":
+                raise ResourceError("the push failed")  # a failure opens the gate too
+
+        def prefetch(self, names):
+            self.prefetched += list(names)
+
+    ctx = Ctx()
+    thread = run.prefetch_after(ctx, ["container_tests"], after=["mlapp_api", "published"])
+    ctx.ready["mlapp_api"].set()
+    thread.join(0.3)
+    assert thread.is_alive() and ctx.prefetched == []
+    ctx.ready["published"].set()
+    thread.join(5)
+    assert ctx.prefetched == ["container_tests"]
+
+    closed = Ctx()
+    closed.closing.set()
+    run.prefetch_after(closed, ["container_tests"], after=["mlapp_api"]).join(5)
+    assert closed.prefetched == []

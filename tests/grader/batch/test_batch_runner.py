@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from grader.batch import records
 from grader.batch.runner import parallelism_warning, selected_checks
 from grader.cli import main
@@ -90,3 +92,35 @@ def test_parallel_stacks_beyond_the_cores_are_warned_about():
     assert parallelism_warning(jobs=1, check_ids=everything, cpus=2) is None
     assert parallelism_warning(jobs=2, check_ids=everything, cpus=4) is None
     assert parallelism_warning(jobs=2, check_ids=static, cpus=2) is None   # builds and files only
+
+
+@pytest.mark.docker
+def test_the_batch_registry_lives_as_long_as_the_batch_and_a_killed_batch_s_is_recovered(tmp_path: Path,
+                                                                                            docker_client):
+    """One registry for the whole batch when a selected check pushes (issue 13); removed when the
+    batch ends, and by the next run's recover() when the batch was killed before it could."""
+    import urllib.request
+
+    from grader.batch.runner import WORK, recover, shared_registry
+    from grader.constants import LABEL_RUN
+
+    def registries():
+        return [c for c in docker_client.containers.list(all=True, filters={"label": LABEL_RUN})
+                if c.name.endswith("-registry") and c.attrs["Config"]["Image"] == "registry:2"]
+
+    before = {c.id for c in registries()}
+    out = tmp_path / "out"
+    with shared_registry(out, cli=docker_client, check_ids=["6.valid"]) as none:
+        assert none is None and not (out / WORK).exists()      # nothing pushes: nothing started
+    with shared_registry(out, cli=docker_client, check_ids=["6.valid", "8.push-pull"]) as address:
+        assert address and address.startswith("localhost:")
+        with urllib.request.urlopen(f"http://{address}/v2/", timeout=10) as answer:
+            assert answer.status == 200
+        assert len([c for c in registries() if c.id not in before]) == 1 and len(list((out / WORK).iterdir())) == 1
+    assert [c for c in registries() if c.id not in before] == [] and not any((out / WORK).iterdir())
+
+    killed = shared_registry(out, cli=docker_client, check_ids=["8.push-pull"])
+    killed.__enter__()   # the batch dies here: no __exit__
+    (folder,) = (out / WORK).iterdir()
+    assert recover(out, cli=docker_client, grace_s=1) == [folder.name]
+    assert [c for c in registries() if c.id not in before] == [] and not any((out / WORK).iterdir())

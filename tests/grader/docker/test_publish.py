@@ -54,3 +54,58 @@ def test_pushing_to_a_registry_that_is_not_there_fails_cleanly(tmp_path, docker_
             publish.push(docker_client, ref, timeout=60)
     finally:
         publish.untag(docker_client, ref)
+
+
+@pytest.mark.docker
+def test_two_runs_share_a_batch_registry_each_in_its_own_folder(tmp_path, docker_client):
+    """With --registry (a batch's), a run starts no registry: it pushes under a folder named after
+    itself, and its teardown leaves the shared registry running (the batch removes it)."""
+    labels = {"org.mlops-kit.grader": "1", LABEL_RUN: uuid.uuid4().hex[:12]}
+    container, port = publish.start_registry(docker_client, name=f"mlops-grader-{labels[LABEL_RUN]}-registry",
+                                             labels=labels, timeout=60)
+    source = docker_client.images.get("hello-world:latest")
+    refs = []
+    try:
+        for index in range(2):
+            ctx = Context(options=Options(submission=tmp_path, registry=f"localhost:{port}"),
+                          run_id=uuid.uuid4().hex[:10], workdir=tmp_path, scratch=tmp_path / str(index))
+            try:
+                shared = ctx.get("registry")
+                assert shared.container is None and shared.namespace == ctx.run_id
+                ref = shared.ref("mlops-kit/churn-api:1.0.0")
+                assert ref == f"localhost:{port}/{ctx.run_id}/mlops-kit/churn-api:1.0.0"
+                refs.append(ref)
+                repository, tag = ref.rsplit(":", 1)
+                source.tag(repository, tag=tag)
+                publish.push(docker_client, ref, timeout=120)
+                publish.untag(docker_client, ref)
+                assert publish.pull(docker_client, ref, timeout=120).id == source.id
+            finally:
+                assert ctx.close() == []
+            container.reload()
+            assert container.status == "running"
+    finally:
+        for ref in refs:
+            publish.untag(docker_client, ref)
+        container.remove(force=True, v=True)
+
+
+@pytest.mark.docker
+def test_a_shared_registry_that_does_not_answer_is_the_graders_fault(tmp_path):
+    ctx = Context(options=Options(submission=tmp_path, registry="localhost:1"), run_id=uuid.uuid4().hex[:10],
+                  workdir=tmp_path, scratch=tmp_path)
+    try:
+        with pytest.raises(ResourceError, match="given with --registry does not answer"):
+            ctx.get("registry")
+    finally:
+        assert ctx.close() == []
+
+
+def test_a_registry_address_is_host_and_port():
+    from grader.options import parse_registry
+
+    assert parse_registry("localhost:5000") == ("localhost", 5000)
+    assert parse_registry("127.0.0.1:32768") == ("127.0.0.1", 32768)
+    for bad in ("localhost", "localhost:", ":5000", "localhost:0", "localhost:70000", "local host:5000",
+                "localhost:5000/x"):
+        assert parse_registry(bad) is None, bad
