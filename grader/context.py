@@ -58,6 +58,9 @@ class Context:
         # close()): work started in the background of the late phase runs narrower until then, so
         # that it does not slow what those checks wait for (issue 13).
         self.unthrottled = threading.Event()
+        # Set by grader.run when the late phase begins (and by close()): until then work started in
+        # the background runs narrower still, beside the inspect checks and the stack coming up.
+        self.late = threading.Event()
         # Set when close() begins: task 10's runs (the one background work that can take minutes) stop
         # at their next step instead of being waited for.
         self.closing = threading.Event()
@@ -235,6 +238,7 @@ class Context:
         run. Never raises; returns the problems met."""
         problems = []
         self.closing.set()
+        self.late.set()
         self.unthrottled.set()
         if self._pool is not None:
             for future in self._futures:

@@ -197,6 +197,8 @@ def _phase(ctx: Context, name: str, specs, *, rubric: Rubric, results: dict) -> 
         ctx.prefetch(r for r in (PREFETCH if name == "build" else LATE_PREFETCH) if r in needed)
         if name == "build" and (early := [r for r in LATE_PREFETCH if r in needed]):
             prefetch_after(ctx, early, after=[r for r in EARLY_AFTER if r in needed])
+    if name == "late":
+        ctx.late.set()
     if not todo:
         return
     ctx.event("phase", name)

@@ -44,6 +44,12 @@ BUILDS = 2             # planted faults' images built at once, beside the runs
 # 66 s (23 s); task 10 after the late checks, as before, 84-86 s (9 s).
 EARLY_CONCURRENCY = 2
 EARLY_BUILDS = 1
+# Before the late phase (grader.run.EARLY_AFTER: once the standalone containers answer and the
+# image is pushed), beside the inspect checks and the stack coming up: one run, one build, so that
+# MLflow's checks are not starved (7.logged-visible once failed under load with three runs there).
+PRE_LATE_CONCURRENCY = 1
+PRE_LATE_BUILDS = 1
+UNBOUNDED = 1_000_000  # once stopped, every job waiting for a place takes one at once and ends
 KIT_REFERENCE = Path(__file__).resolve().parents[2] / "solutions" / "Dockerfile.mlapp"
 
 
@@ -153,8 +159,9 @@ def reference_dockerfile(options) -> Path | None:
 @provides("container_tests", blame="10.passes-correct",
           depends=("container_test_files", "mlapp_image", "mlapp_port"))
 def container_tests(ctx) -> ContainerTests:
-    """Run the tests on every wheat and chaff, CONCURRENCY at a time (EARLY_CONCURRENCY until
-    `ctx.unthrottled` is set); stops when the run closes; always removes what it made."""
+    """Run the tests on every wheat and chaff, CONCURRENCY at a time (PRE_LATE_CONCURRENCY until
+    `ctx.late` is set, then EARLY_CONCURRENCY until `ctx.unthrottled` is); stops when the run closes;
+    always removes what it made."""
     started = time.monotonic()
     files: TestFiles = ctx.get("container_test_files")
     image: BuiltImage = ctx.get("mlapp_image")
@@ -179,10 +186,16 @@ def container_tests(ctx) -> ContainerTests:
     _linked(stop, ctx.closing)
     if ctx.closing.is_set():  # closing began while the images were being made: start nothing
         stop.set()
-    # Once stopped, a job waiting for its place takes it at once, sees `stop` and ends.
-    runs = Slots(lambda: CONCURRENCY * 100 if stop.is_set() else CONCURRENCY if ctx.unthrottled.is_set()
-                 else EARLY_CONCURRENCY)
-    building = Slots(lambda: BUILDS * 100 if stop.is_set() else BUILDS if ctx.unthrottled.is_set() else EARLY_BUILDS)
+    def width(full: int, early: int, pre_late: int) -> Callable[[], int]:
+        def now() -> int:
+            if stop.is_set():
+                return UNBOUNDED
+            if ctx.unthrottled.is_set():
+                return full
+            return early if ctx.late.is_set() else pre_late
+        return now
+    runs = Slots(width(CONCURRENCY, EARLY_CONCURRENCY, PRE_LATE_CONCURRENCY))
+    building = Slots(width(BUILDS, EARLY_BUILDS, PRE_LATE_BUILDS))
 
     def wheat_job(label: str, wheat: BuiltImage, probe: bool) -> WheatRun:
         def proofs(service):

@@ -50,6 +50,7 @@ class _RecordingContext:
 
         self.prefetched: list[str] = []
         self.unthrottled = threading.Event()
+        self.late = threading.Event()
         self.spent = False
         self.made_already = set(made)
         self.released: list[str] = []
@@ -87,9 +88,9 @@ def test_the_late_phase_starts_the_container_tests_early_and_widens_them_when_ta
 
     monkeypatch.setattr(run, "run_check", record)
     run._phase(ctx, "inspect", specs, rubric=rubric, results={})
-    assert ctx.prefetched == [] and not ctx.unthrottled.is_set()
+    assert ctx.prefetched == [] and not ctx.unthrottled.is_set() and not ctx.late.is_set()
     run._phase(ctx, "late", specs, rubric=rubric, results={})
-    assert ctx.prefetched == ["container_tests"]
+    assert ctx.prefetched == ["container_tests"] and ctx.late.is_set()
     late = [(check_id, wide) for check_id, wide in seen if registry.get(check_id).phase == "late"]
     assert late[0] == ("7.stack-healthy", False)
     assert ("7.persists", False) in late and ("7.survives-outage", False) in late
