@@ -44,6 +44,7 @@ class Context:
         self._local = threading.local()                   # .making: the resources this thread is making
         self._released: set[str] = set()
         self._releases: list[threading.Thread] = []
+        self._releasing: list[tuple[str, Callable[[], Any], str | None]] = []   # released, not yet run
         self._release_problems: list[str] = []
         self._docker = None
         self._docker_error: ResourceError | None = None
@@ -215,29 +216,38 @@ class Context:
             self._released.update(chosen)
             for name in chosen:
                 del self._resources[name]
-            owned = [c for c in self._cleanups if c[2] in chosen]
+            # Moved, never dropped: whatever a release thread has not run yet, close() runs itself.
+            self._releasing += [c for c in self._cleanups if c[2] in chosen]
             self._cleanups = [c for c in self._cleanups if c[2] not in chosen]
-        self.event("release", f"{', '.join(chosen)}: no check left needs {'them' if len(chosen) > 1 else 'it'}")
-
-        def run() -> None:
-            for description, func, _ in reversed(owned):
-                try:
-                    func()
-                except Exception as exc:  # cleanup must go on whatever one step does
-                    log.warning("cleanup %s failed: %s", description, exc)
-                    with self._lock:
-                        self._release_problems.append(f"{description}: {exc}")
-        thread = threading.Thread(target=run, name=f"grader-{self.run_id}-release", daemon=True)
+        thread = threading.Thread(target=self._run_releasing, name=f"grader-{self.run_id}-release", daemon=True)
         with self._lock:
             self._releases.append(thread)
         thread.start()
+        self.event("release", f"{', '.join(chosen)}: no check left needs {'them' if len(chosen) > 1 else 'it'}")
         return chosen
+
+    def _run_releasing(self) -> list[str]:
+        """Run the released cleanups waiting in `_releasing`, last in first out; the problems met."""
+        problems = []
+        while True:
+            with self._lock:
+                if not self._releasing:
+                    return problems
+                description, func, _ = self._releasing.pop()
+            try:
+                func()
+            except Exception as exc:  # cleanup must go on whatever one step does
+                log.warning("cleanup %s failed: %s", description, exc)
+                problems.append(f"{description}: {exc}")
+                with self._lock:
+                    self._release_problems.append(f"{description}: {exc}")
 
     def close(self) -> list[str]:
         """Stop background work, run every cleanup, then sweep anything still labelled with this
         run. Never raises; returns the problems met."""
         problems = []
-        self.closing.set()
+        with self._lock:  # prefetch() checks it under the lock: no future is added after this
+            self.closing.set()
         self.late.set()
         self.unthrottled.set()
         if self._pool is not None:
@@ -252,9 +262,12 @@ class Context:
             return problems
         deadline = time.monotonic() + DRAIN_S
         for thread in list(self._releases):  # what they remove must be gone before, e.g., its network
+            if thread.ident is None:  # never started (interrupted): its cleanups are run below
+                continue
             thread.join(max(deadline - time.monotonic(), 0))
             if thread.is_alive():
                 problems.append(f"a release still running after {DRAIN_S} s")
+        self._run_releasing()  # any a release thread never reached (interrupted before it started)
         problems += self._release_problems
         while True:
             with self._lock:

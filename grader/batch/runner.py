@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docker.errors import APIError, DockerException
+
 from grader import __version__, registry, reporters, resources
 from grader.batch import archives, gradebook, lms, records
 from grader.batch.display import Display, duration
@@ -51,6 +53,9 @@ LOG_TAIL_BYTES = 4096
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]   # the directory that holds grader/
 WORK = ".work"
 REGISTRY_START_S = 60.0   # seconds the batch's registry may take to answer
+# Storage the batch's registry may hold before grades stop using it (bytes): submissions share most
+# layers, but one with a large layer of its own would otherwise stay on disk until the batch ends.
+REGISTRY_KEEP_BYTES = 3_000_000_000
 
 
 @dataclass(frozen=True)
@@ -487,9 +492,9 @@ def run(*, options: BatchOptions, display: Display | None = None) -> BatchResult
             log.warning("%s", warning)
             display.note("WARNING: " + warning)
         display.plan(total=len(jobs), skipped=len(skipped), jobs=options.jobs)
-        with shared_registry(out, cli=cli, check_ids=check_ids if jobs else ()) as address:
-            options = dataclasses.replace(options, registry=address)
-            _schedule(jobs, options=options, digest=digest, cli=cli, out=out, display=display, result=result)
+        with shared_registry(out, cli=cli, check_ids=check_ids if jobs else ()) as shared:
+            _schedule(jobs, options=options, digest=digest, cli=cli, out=out, display=display, result=result,
+                      shared=shared)
         result.files = write_outputs(out, selected=check_ids, options=options)
         result.not_graded = [r.student for r in records.load_all(out) if r.status != GRADED]
         return result
@@ -497,13 +502,38 @@ def run(*, options: BatchOptions, display: Display | None = None) -> BatchResult
         handle.close()
 
 
+@dataclass
+class SharedRegistry:
+    """The batch's registry: `address` (localhost:PORT) goes to every grade (--registry) until its
+    storage passes `keep_bytes` (`full`); later grades then start their own, as without a batch."""
+
+    container: object
+    address: str
+    keep_bytes: int = REGISTRY_KEEP_BYTES
+    full: bool = False
+
+    def check(self) -> None:
+        """Measure its storage (`du` in the registry container) and set `full` past `keep_bytes`."""
+        try:
+            code, out = self.container.exec_run(["du", "-sk", "/var/lib/registry"])
+            used = int(out.split()[0]) * 1024 if code == 0 else 0
+        except (APIError, DockerException, ValueError, IndexError):
+            return
+        if used > self.keep_bytes and not self.full:
+            self.full = True
+            log.warning("the batch's registry holds %d MB: later grades start their own", used // 1_000_000)
+
+    def address_for_a_grade(self) -> str | None:
+        return None if self.full else self.address
+
+
 @contextmanager
 def shared_registry(out: Path, *, cli, check_ids):
     """One registry for the whole batch (issue 13: the layers submissions share, the base image and
-    the starter's dependencies, are compressed and pushed once, not once per submission); yields its
-    address (localhost:PORT), or None when no selected check pushes or it cannot start (each grade
-    then starts its own). Labelled with a run id of its own and written down as OUT/.work/<id>, so
-    that a batch killed meanwhile has it removed by the next run's `recover`, like a child's."""
+    the starter's dependencies, are compressed and pushed once, not once per submission); yields a
+    SharedRegistry, or None when no selected check pushes or it cannot start (each grade then starts
+    its own). Labelled with a run id of its own and written down as OUT/.work/<id>, so that a batch
+    killed meanwhile has it removed by the next run's `recover`, like a child's."""
     if cli is None or not any("registry" in resources.closure(registry.get(c).resources) for c in check_ids):
         yield None
         return
@@ -515,20 +545,20 @@ def shared_registry(out: Path, *, cli, check_ids):
     labels = {LABEL_GRADER: "1", LABEL_RUN: run_id}
     try:
         try:
-            _, port = publish.start_registry(cli, name=f"{NAME_PREFIX}-{run_id}-registry", labels=labels,
-                                             timeout=REGISTRY_START_S)
+            container, _, port = publish.start_registry(cli, name=f"{NAME_PREFIX}-{run_id}-registry",
+                                                        labels=labels, timeout=REGISTRY_START_S)
         except ResourceError as exc:
             log.warning("the batch's registry did not start (%s): every grade starts its own", exc.message)
             yield None
         else:
-            yield f"localhost:{port}"
+            yield SharedRegistry(container=container, address=f"localhost:{port}")
     finally:
         for problem in engine.sweep(cli, run_id=run_id):
             log.warning("cleanup of the batch's registry: %s", problem)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _schedule(jobs, *, options, digest, cli, out, display, result) -> None:
+def _schedule(jobs, *, options, digest, cli, out, display, result, shared: SharedRegistry | None = None) -> None:
     queue = list(jobs)
     running: list[Job] = []
 
@@ -537,13 +567,16 @@ def _schedule(jobs, *, options, digest, cli, out, display, result) -> None:
         shutil.rmtree(job.workdir, ignore_errors=True)
         result.graded_now[record.status] = result.graded_now.get(record.status, 0) + 1
         display.finished(record)
+        if shared is not None:
+            shared.check()
 
     try:
         while queue or running:
             while queue and len(running) < options.jobs:
                 job = queue.pop(0)
                 display.started(job.entry.student)
-                early = start(job, options)
+                early = start(job, options if shared is None else
+                              dataclasses.replace(options, registry=shared.address_for_a_grade()))
                 if early is not None:
                     early.options_hash, early.because = digest, job.because
                     early.previous = _summary(job.previous)

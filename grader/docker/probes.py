@@ -145,16 +145,27 @@ except Exception as e:
     print(json.dumps({"status": None, "error": f"{type(e).__name__}: {e}"})); sys.exit(0)
 print(json.dumps({"status": status, "body": body.decode("utf-8", "replace")}))
 """
-# The grader's own HTTP client for requests from the host: never through an HTTP proxy.
+class _Redirected(Exception):
+    """A redirect the grader does not follow from the host (it could lead to the host's own services)."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise _Redirected(newurl)
+
+
+# The grader's own HTTP client for requests from the host: never through an HTTP proxy, and no redirect
+# followed (the probe inside follows them; a redirected request is made there instead).
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+NO_REDIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 HOST_GRACE_S = 5.0        # what a request from the host may take beyond its timeout, as the exec probe's
-UNPROVEN_TIMEOUT_S = 2.0  # a request from the host to a network the host has not reached yet (see http())
 # Whether the host reaches the addresses of a network's containers, by network id, learnt once per
 # process: True once a request from the host got an HTTP answer there; False for the grader's
 # isolated networks (no address on the host's end of the bridge: `inhibit_ipv4`), and once a request
-# from the host got none where the same request from inside did (Docker Desktop's VM; a firewall).
+# from the host could not connect where the same request from inside got an answer.
 _host_reaches: dict[str, bool] = {}
 INHIBIT_IPV4 = "com.docker.network.bridge.inhibit_ipv4"
+PROXY_VARIABLES = ("http_proxy", "all_proxy")   # any case: what urllib inside the container would use
 
 
 def own_addresses(container) -> dict[str, str]:
@@ -185,9 +196,19 @@ def _target_network(container, url: str) -> str | None:
     return own_addresses(container).get(host)
 
 
+def _uses_a_proxy(container) -> bool:
+    """True when the container's environment names an HTTP proxy, which urllib inside it would use."""
+    env = (container.attrs.get("Config") or {}).get("Env") or []
+    return any(item.partition("=")[0].lower() in PROXY_VARIABLES for item in env)
+
+
 def _host_may_reach(container, network: str) -> bool | None:
-    """True/False when known for this network, None when the host should try (and learn)."""
-    if not network:
+    """Whether a request from the host to the container's address on `network` may stand for the
+    probe inside: False when it cannot (no network id; the container does not run on this machine's
+    kernel, as `_host_tables` proves, e.g. Docker Desktop's VM or a remote engine; an isolated
+    network; a proxy in its environment), True when the host has reached that network, None when the
+    host should try and learn."""
+    if not network or _uses_a_proxy(container) or _host_tables(container) is None:
         return False
     if network not in _host_reaches:
         try:
@@ -199,33 +220,45 @@ def _host_may_reach(container, network: str) -> bool | None:
     return _host_reaches.get(network)
 
 
-def _http_from_host(url: str, *, data, method: str, headers: dict, timeout: float) -> dict:
-    """HTTP_PROBE's answer ({"status", "body"} or {"status": None, "error"}), made by the grader itself."""
+def _http_from_host(url: str, *, data, method: str, headers: dict, timeout: float) -> tuple[dict | None, bool]:
+    """HTTP_PROBE's answer made by the grader itself, and whether the host connected at all:
+    ({"status", "body"} or {"status": None, "error"}, connected). (None, True) for a redirect, which
+    only the probe inside may follow. The whole request is bounded by `timeout` + HOST_GRACE_S."""
     answer: dict = {}
 
     def request() -> None:
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with DIRECT.open(req, timeout=timeout) as r:
+            with NO_REDIRECT.open(req, timeout=timeout) as r:
                 body, status = r.read(65536), r.status
+        except _Redirected:
+            answer["redirected"] = True
+            return
         except urllib.error.HTTPError as e:
             try:
                 body, status = e.read(65536), e.code
             except (OSError, http.client.HTTPException) as exc:
                 answer.update(status=None, error=f"{type(exc).__name__}: {exc}")
                 return
+        except urllib.error.URLError as e:  # no connection (refused, unreachable, connect timeout)
+            answer.update(status=None, error=f"{type(e).__name__}: {e}", unconnected=True)
+            return
         except Exception as e:  # noqa: BLE001 - what the server did is the answer, as in HTTP_PROBE
             answer.update(status=None, error=f"{type(e).__name__}: {e}")
             return
         answer.update(status=status, body=body.decode("utf-8", "replace"))
 
-    # A server that trickles its answer could hold one request past its timeout: bound the whole of it.
+    # A server that trickles its answer could hold one request past its timeout: bound the whole of it
+    # (the request's daemon thread ends when the server closes or the container goes).
     worker = threading.Thread(target=request, name="grader-http-probe", daemon=True)
     worker.start()
     worker.join(timeout + HOST_GRACE_S)
     if worker.is_alive():
-        return {"status": None, "error": f"TimeoutError: no complete answer within {timeout + HOST_GRACE_S:.0f} s"}
-    return answer
+        return {"status": None, "error": f"TimeoutError: no complete answer within {timeout + HOST_GRACE_S:.0f} s"}, True
+    if answer.pop("redirected", False):
+        return None, True
+    connected = not answer.pop("unconnected", False)
+    return answer, connected
 
 
 def http(container, url: str, *, method: str = "GET", payload=None, body: bytes | None = None,
@@ -233,24 +266,24 @@ def http(container, url: str, *, method: str = "GET", payload=None, body: bytes 
     """Make an HTTP request as from inside `container`; return {"status", "body"} or {"error"}.
 
     `payload` is sent as JSON; `body` as raw bytes (with the caller's Content-Type). `timeout` in
-    seconds. A request to the container's own address is made from the host (the same address and
-    port: the same answer) on a network the host has been seen to reach (`_host_reaches`); on one
-    not yet seen, a request from the host that gets no HTTP answer (within UNPROVEN_TIMEOUT_S) is
-    made again from inside, since the refusal or timeout may be the host's network, not the
-    server's. Any other request (a service name, loopback, another container, an isolated network)
-    runs inside with `docker exec`.
+    seconds. A request to the container's own address is made from the host when that stands for
+    the probe inside (`_host_may_reach`: same kernel, a network with an address on the host, no
+    proxy): the same address and port, so the same answer. Where the host has not reached that
+    network yet, a request that could not even connect is made again from inside (a refusal may be
+    the host's firewall, not the server); a redirect is always followed from inside. Any other
+    request (a service name, loopback, another container, an isolated network) runs inside with
+    `docker exec`.
     """
     data = body if body is not None else None if payload is None else json.dumps(payload).encode()
     hdrs = {"Content-Type": "application/json", **(headers or {})} if payload is not None else (headers or {})
     network = _target_network(container, url)
     reach = None if network is None else _host_may_reach(container, network)
     if network is not None and reach is not False:
-        answer = _http_from_host(url, data=data, method=method, headers=hdrs,
-                                 timeout=timeout if reach else min(timeout, UNPROVEN_TIMEOUT_S))
-        if answer.get("status") is not None:
+        answer, connected = _http_from_host(url, data=data, method=method, headers=hdrs, timeout=timeout)
+        if answer is not None and answer.get("status") is not None:
             _host_reaches[network] = True
             return answer
-        if reach:
+        if answer is not None and (reach or connected):
             return answer
     code = (
         f"URL={url!r}\nDATA={data!r}\nMETHOD={method!r}\nHEADERS={hdrs!r}\nTIMEOUT={timeout!r}\n"
@@ -307,6 +340,9 @@ print(json.dumps(listening_sockets(tables)))
 """
 
 
+PROC = Path("/proc")   # the host's procfs (a test points it elsewhere)
+
+
 def _host_tables(container) -> dict[str, str] | None:
     """/proc/<pid>/net/tcp and tcp6 of the container's PID 1 read from the host, or None when the
     host cannot see that process as the container's (no PID, another PID namespace, Docker
@@ -315,7 +351,7 @@ def _host_tables(container) -> dict[str, str] | None:
     pid = (container.attrs.get("State") or {}).get("Pid")
     if not isinstance(pid, int) or pid <= 0 or not container.id:
         return None
-    proc = Path("/proc") / str(pid)
+    proc = PROC / str(pid)
 
     def its_own() -> bool:
         try:

@@ -55,19 +55,38 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_registry(cli, *, name: str, labels: dict, timeout: float) -> tuple[object, int]:
-    """Start registry:2 (`REGISTRY_IMAGE`) named `name` with `labels`, published on a random port of
-    127.0.0.1, and wait (at most `timeout` seconds) until it answers /v2/; (container, port).
-    ResourceError when the image is missing or it does not answer (the container is then removed)."""
+def remove_registry(container, network) -> None:
+    """Remove a registry started by start_registry: the container (with its storage), then its network."""
+    remove_container(container)
+    try:
+        network.remove()
+    except NotFound:
+        pass
+
+
+def start_registry(cli, *, name: str, labels: dict, timeout: float) -> tuple[object, object, int]:
+    """Start registry:2 (`REGISTRY_IMAGE`) named `name` with `labels`, on a bridge network of its own
+    (`name`-net, same labels) and published on a random port of 127.0.0.1 only, and wait (at most
+    `timeout` seconds) until it answers /v2/; (container, network, port).
+
+    Its own network: no other container reaches it (the engine drops traffic between bridges; a
+    build's RUN steps and containers on the default bridge would otherwise reach the registry's
+    address there, with every image pushed to it). ResourceError when the image is missing or it
+    does not answer (what was made is then removed)."""
     try:
         cli.images.get(REGISTRY_IMAGE)
     except ImageNotFound:
         raise ResourceError(f"the image {REGISTRY_IMAGE} is not on this machine: run `docker pull "
                             f"{REGISTRY_IMAGE}` (or `python -m grader doctor`)") from None
     try:
-        container = cli.containers.run(REGISTRY_IMAGE, detach=True, name=name, labels=labels,
+        network = cli.networks.create(f"{name}-net", driver="bridge", labels=labels)
+    except (APIError, DockerException) as exc:
+        raise ResourceError(f"could not create the local registry's network: {exc}") from None
+    try:
+        container = cli.containers.run(REGISTRY_IMAGE, detach=True, name=name, labels=labels, network=network.name,
                                        ports={REGISTRY_PORT: ("127.0.0.1", None)})
     except (APIError, DockerException) as exc:
+        network.remove()
         raise ResourceError(f"could not start a local registry: {exc}") from None
 
     def probe() -> tuple[str, int | None]:
@@ -81,29 +100,30 @@ def start_registry(cli, *, name: str, labels: dict, timeout: float) -> tuple[obj
     try:
         state, port = wait.poll(probe, timeout=timeout, until=lambda found: found[0] != "waiting")
         if state == "answers":
-            return container, port
+            return container, network, port
         logs = container.logs(tail=20).decode("utf-8", "replace")
     except (APIError, DockerException) as exc:
         state, port, logs = f"gone ({exc})", None, ""
-    remove_container(container)
+    remove_registry(container, network)
     raise ResourceError(f"the local registry did not answer /v2/ (status {state}, port {port})", details=logs)
 
 
 @provides("registry", blame="8.push-pull", depends=(), releasable=True)
 def registry(ctx) -> LocalRegistry:
-    """The run's own registry; or, with `options.registry` (a batch's), that one, once it answers."""
+    """The run's own registry; or, with `options.registry` (a batch's), that one once it answers (when
+    it does not, the run starts its own, with a warning: the batch's fault is not the student's)."""
     if ctx.options.registry:
         host, port = parse_registry(ctx.options.registry) or ("", 0)
-        answered = wait.poll(lambda: _answers(f"http://{host}:{port}/v2/"),
-                             timeout=min(ctx.options.timeout("ready"), SHARED_WAIT_S))
-        if not answered:
-            raise ResourceError(f"the registry {ctx.options.registry} given with --registry does not answer /v2/ "
-                                "(a grader setup fault, not the submission's)")
-        ctx.event("registry", f"shared registry on {host}:{port}, folder {ctx.run_id}/")
-        return LocalRegistry(container=None, port=port, host=host, namespace=ctx.run_id)
-    container, port = start_registry(ctx.docker, name=ctx.name("registry"), labels=ctx.labels,
-                                     timeout=ctx.options.timeout("ready"))
-    ctx.defer("remove the local registry", lambda: container.remove(force=True, v=True))
+        answered = port and wait.poll(lambda: _answers(f"http://{host}:{port}/v2/"),
+                                      timeout=min(ctx.options.timeout("ready"), SHARED_WAIT_S))
+        if answered:
+            ctx.event("registry", f"shared registry on {host}:{port}, folder {ctx.run_id}/")
+            return LocalRegistry(container=None, port=port, host=host, namespace=ctx.run_id)
+        ctx.warn(f"the registry {ctx.options.registry} given with --registry does not answer /v2/: "
+                 "this grade started a registry of its own")
+    container, network, port = start_registry(ctx.docker, name=ctx.name("registry"), labels=ctx.labels,
+                                              timeout=ctx.options.timeout("ready"))
+    ctx.defer("remove the local registry", lambda: remove_registry(container, network))
     ctx.event("registry", f"local registry on 127.0.0.1:{port}")
     return LocalRegistry(container=container, port=port)
 

@@ -139,3 +139,30 @@ def test_nothing_is_released_with_keep(tmp_path, monkeypatch):
                   workdir=tmp_path, scratch=tmp_path)
     ctx.get("fake_thing")
     assert ctx.release(["fake_thing"]) == [] and ctx.get("fake_thing") == "thing"
+
+
+def test_a_release_cut_short_before_its_thread_ran_is_finished_by_close(tmp_path, monkeypatch):
+    """Cleanups a release moved out of the run's list are never lost: if its thread never runs
+    (an interrupt right after the move), close() runs them itself, once."""
+    import grader.context as context_module
+    from grader import resources
+
+    ran = []
+
+    def make_thing(ctx):
+        ctx.defer("remove thing", lambda: ran.append("thing"))
+        return "thing"
+
+    monkeypatch.setitem(resources._PROVIDERS, "fake_thing", resources.Provider(
+        name="fake_thing", make=make_thing, blame=None, engine=False, depends=(), releasable=True))
+    ctx = Context(options=Options(submission=tmp_path), run_id=uuid.uuid4().hex[:10], workdir=tmp_path,
+                  scratch=tmp_path)
+    ctx.get("fake_thing")
+
+    class NeverStarts(context_module.threading.Thread):
+        def start(self):
+            pass
+
+    monkeypatch.setattr(context_module.threading, "Thread", NeverStarts)
+    assert ctx.release(["fake_thing"]) == ["fake_thing"] and ran == []
+    assert ctx.close() == [] and ran == ["thing"]

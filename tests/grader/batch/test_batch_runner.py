@@ -112,11 +112,17 @@ def test_the_batch_registry_lives_as_long_as_the_batch_and_a_killed_batch_s_is_r
     out = tmp_path / "out"
     with shared_registry(out, cli=docker_client, check_ids=["6.valid"]) as none:
         assert none is None and not (out / WORK).exists()      # nothing pushes: nothing started
-    with shared_registry(out, cli=docker_client, check_ids=["6.valid", "8.push-pull"]) as address:
+    with shared_registry(out, cli=docker_client, check_ids=["6.valid", "8.push-pull"]) as shared:
+        address = shared.address_for_a_grade()
         assert address and address.startswith("localhost:")
         with urllib.request.urlopen(f"http://{address}/v2/", timeout=10) as answer:
             assert answer.status == 200
         assert len([c for c in registries() if c.id not in before]) == 1 and len(list((out / WORK).iterdir())) == 1
+        shared.check()
+        assert not shared.full
+        shared.keep_bytes = 0          # past its storage cap: later grades start their own
+        shared.check()
+        assert shared.full and shared.address_for_a_grade() is None
     assert [c for c in registries() if c.id not in before] == [] and not any((out / WORK).iterdir())
 
     killed = shared_registry(out, cli=docker_client, check_ids=["8.push-pull"])
@@ -124,3 +130,36 @@ def test_the_batch_registry_lives_as_long_as_the_batch_and_a_killed_batch_s_is_r
     (folder,) = (out / WORK).iterdir()
     assert recover(out, cli=docker_client, grace_s=1) == [folder.name]
     assert [c for c in registries() if c.id not in before] == [] and not any((out / WORK).iterdir())
+
+
+def test_a_batch_registry_that_cannot_start_leaves_each_grade_its_own(tmp_path: Path, monkeypatch):
+    from grader.batch import runner
+    from grader.errors import ResourceError
+
+    def refuse(*args, **kwargs):
+        raise ResourceError("no registry:2 here")
+
+    monkeypatch.setattr(runner.publish, "start_registry", refuse)
+    swept = []
+    monkeypatch.setattr(runner.engine, "sweep", lambda cli, run_id: swept.append(run_id) or [])
+    out = tmp_path / "out"
+    with runner.shared_registry(out, cli=object(), check_ids=["8.push-pull"]) as shared:
+        assert shared is None
+    assert not any((out / runner.WORK).iterdir()) and len(swept) == 1
+
+
+def test_the_child_is_told_the_batch_registry(tmp_path: Path):
+    import dataclasses
+
+    from grader.batch import archives
+    from grader.batch.runner import BatchOptions, Job, child_command
+
+    job = Job(entry=archives.Entry(student="ada", path=tmp_path, kind="folder"), run_id="abc123",
+              workdir=tmp_path / "w", because="new", previous=None, content_hash="x")
+    options = BatchOptions(submissions=tmp_path, out=tmp_path / "out")
+    assert "--registry" not in child_command(job, tmp_path, options)
+    argv = child_command(job, tmp_path, dataclasses.replace(options, registry="localhost:5123"))
+    assert argv[argv.index("--registry") + 1] == "localhost:5123"
+    with pytest.raises(SystemExit) as refused:
+        main(["--registry", "no-port", "--task", "6", str(REPO)])
+    assert refused.value.code == 2

@@ -244,3 +244,98 @@ def test_an_address_the_host_cannot_reach_is_asked_from_inside(tmp_path, docker_
             probes._host_reaches[network] = known
         remove_container(container)
         assert ctx.close() == []
+
+
+def test_the_host_reads_a_container_s_sockets_only_when_its_pid_is_that_container(tmp_path, monkeypatch):
+    """/proc/<pid>/cgroup must name the container (another PID namespace, a reused PID: the exec probe
+    answers instead)."""
+    from grader.docker import probes
+
+    monkeypatch.setattr(probes, "PROC", tmp_path)
+    (tmp_path / "42" / "net").mkdir(parents=True)
+    (tmp_path / "42" / "net" / "tcp").write_text(PROC_NET_TCP)
+    (tmp_path / "42" / "cgroup").write_text("0::/system.slice/docker-" + "c" * 64 + ".scope\n")
+
+    class Fake:  # pure logic: a container's attributes as docker-py returns them
+        def __init__(self, container_id, pid):
+            self.id, self.attrs = container_id, {"State": {"Pid": pid}}
+
+    assert probes._host_tables(Fake("c" * 64, 42)) == {"tcp": PROC_NET_TCP}
+    assert probes._host_tables(Fake("d" * 64, 42)) is None     # PID 42 is not that container
+    assert probes._host_tables(Fake("c" * 64, 0)) is None      # not running
+    assert probes._host_tables(Fake("c" * 64, 43)) is None     # no such process here
+
+
+def test_a_container_with_a_proxy_is_probed_from_inside():
+    from grader.docker.probes import _uses_a_proxy
+
+    class Fake:
+        def __init__(self, *env):
+            self.attrs = {"Config": {"Env": list(env)}}
+
+    assert _uses_a_proxy(Fake("HTTP_PROXY=http://proxy:3128")) and _uses_a_proxy(Fake("all_proxy=socks5://p"))
+    assert not _uses_a_proxy(Fake("PATH=/usr/bin", "NO_PROXY=localhost")) and not _uses_a_proxy(Fake())
+
+
+def _local_server(handler_body):
+    """A one-connection-at-a-time TCP server on 127.0.0.1 running handler_body(conn); (port, stop)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.2)
+    stopped = threading.Event()
+
+    def serve():
+        while not stopped.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                handler_body(conn, stopped)
+        server.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1], stopped
+
+
+def test_a_request_from_the_host_is_bounded_and_never_follows_a_redirect(monkeypatch):
+    """A server that trickles its answer costs at most timeout + HOST_GRACE_S; a redirect (which could
+    point at the host's own services) is left to the probe inside."""
+    import time
+
+    from grader.docker import probes
+
+    monkeypatch.setattr(probes, "HOST_GRACE_S", 0.5)
+
+    def trickle(conn, stopped):
+        conn.sendall(b"HTTP/1.0 200 OK\r\n")
+        while not stopped.wait(0.3):
+            try:
+                conn.sendall(b"X-Slow: yes\r\n")
+            except OSError:
+                return
+
+    def redirect(conn, stopped):
+        conn.sendall(b"HTTP/1.0 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n")
+
+    port, stop_trickle = _local_server(trickle)
+    try:
+        started = time.monotonic()
+        answer, connected = probes._http_from_host(f"http://127.0.0.1:{port}/", data=None, method="GET",
+                                                   headers={}, timeout=1)
+        assert time.monotonic() - started < 3 and answer["status"] is None and connected
+        assert "no complete answer" in answer["error"]
+    finally:
+        stop_trickle.set()
+    port, stop_redirect = _local_server(redirect)
+    try:
+        assert probes._http_from_host(f"http://127.0.0.1:{port}/", data=None, method="GET", headers={},
+                                      timeout=2) == (None, True)
+    finally:
+        stop_redirect.set()
+    answer, connected = probes._http_from_host("http://127.0.0.1:1/", data=None, method="GET", headers={}, timeout=2)
+    assert answer["status"] is None and not connected    # refused: not known to be the server's answer

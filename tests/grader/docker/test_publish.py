@@ -61,8 +61,8 @@ def test_two_runs_share_a_batch_registry_each_in_its_own_folder(tmp_path, docker
     """With --registry (a batch's), a run starts no registry: it pushes under a folder named after
     itself, and its teardown leaves the shared registry running (the batch removes it)."""
     labels = {"org.mlops-kit.grader": "1", LABEL_RUN: uuid.uuid4().hex[:12]}
-    container, port = publish.start_registry(docker_client, name=f"mlops-grader-{labels[LABEL_RUN]}-registry",
-                                             labels=labels, timeout=60)
+    container, network, port = publish.start_registry(
+        docker_client, name=f"mlops-grader-{labels[LABEL_RUN]}-registry", labels=labels, timeout=60)
     source = docker_client.images.get("hello-world:latest")
     refs = []
     try:
@@ -87,18 +87,41 @@ def test_two_runs_share_a_batch_registry_each_in_its_own_folder(tmp_path, docker
     finally:
         for ref in refs:
             publish.untag(docker_client, ref)
-        container.remove(force=True, v=True)
+        publish.remove_registry(container, network)
 
 
 @pytest.mark.docker
-def test_a_shared_registry_that_does_not_answer_is_the_graders_fault(tmp_path):
+def test_a_shared_registry_that_does_not_answer_is_replaced_by_the_run_s_own(tmp_path):
+    """The batch's fault is not the student's: the grade starts its own registry and says so."""
     ctx = Context(options=Options(submission=tmp_path, registry="localhost:1"), run_id=uuid.uuid4().hex[:10],
                   workdir=tmp_path, scratch=tmp_path)
     try:
-        with pytest.raises(ResourceError, match="given with --registry does not answer"):
-            ctx.get("registry")
+        own = ctx.get("registry")
+        assert own.container is not None and own.namespace is None
+        assert any("does not answer" in w for w in ctx.warnings)
     finally:
         assert ctx.close() == []
+
+
+@pytest.mark.docker
+def test_no_other_container_reaches_the_registry(tmp_path, docker_client):
+    """The registry has a network of its own: a container on the default bridge (where a build's RUN
+    steps run) cannot reach it, so it cannot read what other grades pushed."""
+    from tests.grader.dockerkit import BASE
+
+    labels = {"org.mlops-kit.grader": "1", LABEL_RUN: uuid.uuid4().hex[:12]}
+    container, network, port = publish.start_registry(
+        docker_client, name=f"mlops-grader-{labels[LABEL_RUN]}-registry", labels=labels, timeout=60)
+    try:
+        container.reload()
+        (address,) = [n["IPAddress"] for n in container.attrs["NetworkSettings"]["Networks"].values()]
+        probe = ("import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], 5000), 3)\n"
+                 "except OSError:\n    print('unreachable')\nelse:\n    print('reached')")
+        out = docker_client.containers.run(BASE, ["python", "-c", probe, address], remove=True, labels=labels)
+        assert out.decode().strip() == "unreachable"
+        assert publish._answers(f"http://127.0.0.1:{port}/v2/")  # the engine (and the grader) still do
+    finally:
+        publish.remove_registry(container, network)
 
 
 def test_a_registry_address_is_host_and_port():
