@@ -57,15 +57,7 @@ def provider(name: str) -> Provider:
 
 def closure(names) -> set[str]:
     """The named resources and everything they depend on."""
-    _load()
-    seen: set[str] = set()
-    todo = list(names)
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(provider(name).depends)
-    return seen
+    return needed(names, made=lambda name: False)
 
 
 def views(name: str) -> set[str]:
