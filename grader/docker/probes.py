@@ -371,11 +371,15 @@ def _host_tables(container) -> dict[str, str] | None:
 
 def listeners(container) -> list[tuple[str, int]]:
     """TCP sockets in LISTEN state inside the container, read from its /proc/net (slim images lack
-    ss): from the host when it can see the container's PID 1 (`_host_tables`), else with an exec
-    probe. Docker's embedded DNS (EMBEDDED_DNS) is left out. ResourceError when neither can read it."""
+    ss): from the host when it can see the container's PID 1 (`_host_tables`) and something listens,
+    else with an exec probe, which alone says why a container shows nothing (it cannot start a
+    process: its pids limit; it has no Python) as before. Docker's embedded DNS (EMBEDDED_DNS) is
+    left out. ResourceError when the exec probe cannot read it."""
     tables = _host_tables(container)
     if tables is not None:
-        return [(host, port) for host, port in listening_sockets(tables) if host != EMBEDDED_DNS]
+        found = [(host, port) for host, port in listening_sockets(tables) if host != EMBEDDED_DNS]
+        if found:
+            return found
     rc, out = exec_python(container, LISTEN_PROBE, timeout=15)
     try:  # a complete answer counts even if the exec's exit status was lost (a slow, loaded engine)
         return [(host, int(port)) for host, port in last_json(out) if host != EMBEDDED_DNS]

@@ -57,7 +57,8 @@ def test_every_timeout_ends_by_the_deadline():
 
 
 def test_an_uncapped_timeout_ignores_the_deadline():
-    options = Options(submission=Path("."), timeouts=Timeouts(ready=120), deadline=time.monotonic() + 5)
+    options = Options(submission=Path("."), timeouts=Timeouts(ready=120), timeout_scale=1,
+                      deadline=time.monotonic() + 5)
     assert options.timeout("ready", capped=False) == 120
 
 

@@ -339,3 +339,16 @@ def test_a_request_from_the_host_is_bounded_and_never_follows_a_redirect(monkeyp
         stop_redirect.set()
     answer, connected = probes._http_from_host("http://127.0.0.1:1/", data=None, method="GET", headers={}, timeout=2)
     assert answer["status"] is None and not connected    # refused: not known to be the server's answer
+
+
+def test_an_empty_table_from_the_host_is_read_again_inside(monkeypatch):
+    """Nothing listening, seen from the host, never decides alone: the exec probe says why (e.g. the
+    container is at its pids limit), as before issue 13's host reads."""
+    from grader.docker import probes
+
+    monkeypatch.setattr(probes, "_host_tables", lambda container: {"tcp": PROC_NET_TCP.splitlines()[0]})
+    monkeypatch.setattr(probes, "exec_python", lambda container, code, timeout: (1, "cannot fork" + NO_PROCESSES_LEFT))
+    with pytest.raises(probes.ResourceError, match="process limit"):
+        listeners(object())
+    monkeypatch.setattr(probes, "_host_tables", lambda container: {"tcp": PROC_NET_TCP})
+    assert ("0.0.0.0", 5000) in listeners(object())
