@@ -44,7 +44,9 @@ class Context:
         self._local = threading.local()                   # .making: the resources this thread is making
         self._released: set[str] = set()
         self._releases: list[threading.Thread] = []
-        self._releasing: list[tuple[str, Callable[[], Any], str | None]] = []   # released, not yet run
+        # Released cleanups not yet run, one list per release(): each runs last-in first-out in its own
+        # thread (two threads sharing one list could remove a volume before the container using it).
+        self._releasing: list[list[tuple[str, Callable[[], Any], str | None]]] = []
         self._release_problems: list[str] = []
         self._docker = None
         self._docker_error: ResourceError | None = None
@@ -217,23 +219,34 @@ class Context:
             for name in chosen:
                 del self._resources[name]
             # Moved, never dropped: whatever a release thread has not run yet, close() runs itself.
-            self._releasing += [c for c in self._cleanups if c[2] in chosen]
+            batch = [c for c in self._cleanups if c[2] in chosen]
+            self._releasing.append(batch)
             self._cleanups = [c for c in self._cleanups if c[2] not in chosen]
-        thread = threading.Thread(target=self._run_releasing, name=f"grader-{self.run_id}-release", daemon=True)
+        thread = threading.Thread(target=self._run_releasing, args=(batch,), name=f"grader-{self.run_id}-release",
+                                  daemon=True)
         with self._lock:
             self._releases.append(thread)
         thread.start()
         self.event("release", f"{', '.join(chosen)}: no check left needs {'them' if len(chosen) > 1 else 'it'}")
         return chosen
 
-    def _run_releasing(self) -> list[str]:
-        """Run the released cleanups waiting in `_releasing`, last in first out; the problems met."""
+    def _run_releasing(self, batch: list | None = None) -> list[str]:
+        """Run one release's cleanups (`batch`, one of `_releasing`; None: every batch left, one after
+        another), last in first out; the problems met."""
         problems = []
         while True:
             with self._lock:
-                if not self._releasing:
-                    return problems
-                description, func, _ = self._releasing.pop()
+                if batch is None:
+                    while self._releasing and not self._releasing[-1]:
+                        self._releasing.pop()
+                    if not self._releasing:
+                        return problems
+                    description, func, _ = self._releasing[-1].pop()
+                else:
+                    if not batch:
+                        self._releasing = [b for b in self._releasing if b is not batch]
+                        return problems
+                    description, func, _ = batch.pop()
             try:
                 func()
             except Exception as exc:  # cleanup must go on whatever one step does

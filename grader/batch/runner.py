@@ -489,7 +489,7 @@ def run(*, options: BatchOptions, display: Display | None = None) -> BatchResult
                 records.commit(out, record, files={}, previous=previous)
         warning = parallelism_warning(jobs=options.jobs, check_ids=check_ids) if jobs else None
         if warning:
-            log.warning("%s", warning)
+            log.info("%s", warning)   # shown once, by the display (a warning is logged to stderr as well)
             display.note("WARNING: " + warning)
         display.plan(total=len(jobs), skipped=len(skipped), jobs=options.jobs)
         with shared_registry(out, cli=cli, check_ids=check_ids if jobs else ()) as shared:
@@ -540,7 +540,7 @@ def shared_registry(out: Path, *, cli, check_ids):
     run_id = uuid.uuid4().hex[:12]
     folder = out / WORK / run_id
     folder.mkdir(parents=True)
-    records.write_json(folder / "job.json", {"student": "(the batch's registry)", "run_id": run_id, "pid": None,
+    records.write_json(folder / "job.json", {"student": "the batch's registry", "run_id": run_id, "pid": None,
                                               "started_at": now_utc()})
     labels = {LABEL_GRADER: "1", LABEL_RUN: run_id}
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -12,7 +13,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from grader import wait
 from grader.constants import API_SERVER_ENV
-from grader.docker.probes import remove_container
+from grader.docker.probes import DIRECT, remove_container
 from grader.docker.service import Service, exposed_ports
 from grader.errors import ResourceError
 from grader.options import parse_registry
@@ -45,13 +46,23 @@ class LocalRegistry:
         return f"{self.address}/{self.namespace}/{repository}" if self.namespace else f"{self.address}/{repository}"
 
 
-def _answers(url: str) -> bool:
+class _NothingThere(Exception):
+    """No server at a registry's address (connection refused, a name that does not resolve):
+    waiting longer would not change that."""
+
+
+def _answers(url: str, *, give_up: bool = False) -> bool:
+    """Whether the registry API at `url` (…/v2/) answers, directly (never through an HTTP proxy).
+    With `give_up`, a refused connection or an unknown name raises _NothingThere instead of False."""
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:
+        with DIRECT.open(url, timeout=3) as response:
             return response.status == 200
     except urllib.error.HTTPError as exc:
         return exc.code == 401  # an auth-protected registry answers too
-    except OSError:
+    except OSError as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if give_up and isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
+            raise _NothingThere(str(reason)) from None
         return False
 
 
@@ -114,8 +125,11 @@ def registry(ctx) -> LocalRegistry:
     it does not, the run starts its own, with a warning: the batch's fault is not the student's)."""
     if ctx.options.registry:
         host, port = parse_registry(ctx.options.registry) or ("", 0)
-        answered = port and wait.poll(lambda: _answers(f"http://{host}:{port}/v2/"),
-                                      timeout=min(ctx.options.timeout("ready"), SHARED_WAIT_S))
+        try:  # it is already running: a refusal ends the wait at once
+            answered = port and wait.poll(lambda: _answers(f"http://{host}:{port}/v2/", give_up=True),
+                                          timeout=min(ctx.options.timeout("ready"), SHARED_WAIT_S))
+        except _NothingThere:
+            answered = False
         if answered:
             ctx.event("registry", f"shared registry on {host}:{port}, folder {ctx.run_id}/")
             return LocalRegistry(container=None, port=port, host=host, namespace=ctx.run_id)

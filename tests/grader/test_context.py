@@ -167,3 +167,41 @@ def test_a_release_cut_short_before_its_thread_ran_is_finished_by_close(tmp_path
     monkeypatch.setattr(context_module.threading, "Thread", NeverStarts)
     assert ctx.release(["fake_thing"]) == ["fake_thing"] and ran == []
     assert ctx.close() == [] and ran == ["thing"]
+
+
+def test_two_releases_at_once_each_keep_their_own_order(tmp_path, monkeypatch):
+    """Each release runs its own cleanups, last in first out, in its own thread: a second release
+    started while the first is still removing never takes the first one's next step (a newcomer saw
+    the standalone MLflow volume removed while its container was still going: "409 volume is in use")."""
+    import threading as real_threading
+
+    from grader import resources
+
+    ran = []
+    first_started, second_done = real_threading.Event(), real_threading.Event()
+
+    def make_slow(ctx):
+        ctx.defer("remove slow volume", lambda: ran.append(("volume", second_done.is_set())))
+
+        def remove_container():
+            first_started.set()
+            second_done.wait(5)  # the second release runs meanwhile
+            ran.append(("container", second_done.is_set()))
+        ctx.defer("remove slow container", remove_container)
+        return "slow"
+
+    def make_quick(ctx):
+        ctx.defer("remove quick", lambda: (ran.append(("quick", False)), second_done.set()))
+        return "quick"
+
+    for name, make in (("fake_slow", make_slow), ("fake_quick", make_quick)):
+        monkeypatch.setitem(resources._PROVIDERS, name, resources.Provider(
+            name=name, make=make, blame=None, engine=False, depends=(), releasable=True))
+    ctx = Context(options=Options(submission=tmp_path), run_id=uuid.uuid4().hex[:10], workdir=tmp_path,
+                  scratch=tmp_path)
+    ctx.get("fake_slow"), ctx.get("fake_quick")
+    assert ctx.release(["fake_slow"]) == ["fake_slow"]
+    assert first_started.wait(5)
+    assert ctx.release(["fake_quick"]) == ["fake_quick"]
+    assert ctx.close() == []
+    assert [step for step, _ in ran] == ["quick", "container", "volume"]

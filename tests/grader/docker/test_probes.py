@@ -155,10 +155,10 @@ def test_only_a_request_to_the_container_itself_goes_from_the_host():
         assert _target_network(Fake(), other) is None, other
 
 
-def _serve(docker_client, ctx, *, bind="0.0.0.0", port=8000, network=None):
+def _serve(docker_client, ctx, *, bind="0.0.0.0", port=8000, network=None, environment=None):
     container = docker_client.containers.run(
         BASE, ["python", "-m", "http.server", "--bind", bind, str(port)], detach=True,
-        name=ctx.name(f"probe-target-{port}"), labels=ctx.labels, network=network)
+        name=ctx.name(f"probe-target-{port}"), labels=ctx.labels, network=network, environment=environment)
     for _ in range(20):  # the server needs a moment to bind
         container.reload()
         if listeners(container):
@@ -266,15 +266,24 @@ def test_the_host_reads_a_container_s_sockets_only_when_its_pid_is_that_containe
     assert probes._host_tables(Fake("c" * 64, 43)) is None     # no such process here
 
 
-def test_a_container_with_a_proxy_is_probed_from_inside():
-    from grader.docker.probes import _uses_a_proxy
+@pytest.mark.docker
+def test_a_proxy_in_the_student_s_image_does_not_divert_the_grader_s_probes(tmp_path, docker_client):
+    """An image with HTTP_PROXY/http_proxy in its environment (a student behind a campus proxy) is
+    probed directly, from inside as from the host: the grader asks the API, not the proxy (a newcomer
+    found 2.api-answers and 8.push-pull lost to an unreachable proxy)."""
+    from grader.docker import probes
 
-    class Fake:
-        def __init__(self, *env):
-            self.attrs = {"Config": {"Env": list(env)}}
-
-    assert _uses_a_proxy(Fake("HTTP_PROXY=http://proxy:3128")) and _uses_a_proxy(Fake("all_proxy=socks5://p"))
-    assert not _uses_a_proxy(Fake("PATH=/usr/bin", "NO_PROXY=localhost")) and not _uses_a_proxy(Fake())
+    ctx = make_context(tmp_path)
+    proxy = {"HTTP_PROXY": "http://proxy.invalid:3128", "http_proxy": "http://proxy.invalid:3128",
+             "ALL_PROXY": "http://proxy.invalid:3128"}
+    container = _serve(docker_client, ctx, environment=proxy)
+    try:
+        ip, _ = next(iter(probes.own_addresses(container).items()))
+        assert http(container, "http://127.0.0.1:8000/", timeout=5)["status"] == 200   # inside: exec
+        assert http(container, f"http://{ip}:8000/", timeout=5)["status"] == 200      # its own address
+    finally:
+        remove_container(container)
+        assert ctx.close() == []
 
 
 def _local_server(handler_body):
