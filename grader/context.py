@@ -43,7 +43,7 @@ class Context:
         self._cleanups: list[tuple[str, Callable[[], Any], str | None]] = []  # (what, how, owning resource)
         self._local = threading.local()                   # .making: the resources this thread is making
         self._released: set[str] = set()
-        self._releases: list[threading.Thread] = []
+        self._releases: list[tuple[threading.Thread, list]] = []   # each release's thread and its batch
         # Released cleanups not yet run, one list per release(): each runs last-in first-out in its own
         # thread (two threads sharing one list could remove a volume before the container using it).
         self._releasing: list[list[tuple[str, Callable[[], Any], str | None]]] = []
@@ -225,23 +225,22 @@ class Context:
         thread = threading.Thread(target=self._run_releasing, args=(batch,), name=f"grader-{self.run_id}-release",
                                   daemon=True)
         with self._lock:
-            self._releases.append(thread)
+            self._releases.append((thread, batch))
         thread.start()
         self.event("release", f"{', '.join(chosen)}: no check left needs {'them' if len(chosen) > 1 else 'it'}")
         return chosen
 
-    def _run_releasing(self, batch: list | None = None) -> list[str]:
-        """Run one release's cleanups (`batch`, one of `_releasing`; None: every batch left, one after
-        another), last in first out; the problems met."""
+    def _run_releasing(self, batch: list | None = None, *, skip: tuple = ()) -> list[str]:
+        """Run one release's cleanups (`batch`, one of `_releasing`; None: every batch left but those
+        in `skip`, one after another), last in first out; the problems met."""
         problems = []
         while True:
             with self._lock:
                 if batch is None:
-                    while self._releasing and not self._releasing[-1]:
-                        self._releasing.pop()
-                    if not self._releasing:
+                    left = [b for b in self._releasing if b and not any(b is s for s in skip)]
+                    if not left:
                         return problems
-                    description, func, _ = self._releasing[-1].pop()
+                    description, func, _ = left[-1].pop()
                 else:
                     if not batch:
                         self._releasing = [b for b in self._releasing if b is not batch]
@@ -274,13 +273,17 @@ class Context:
             self.event("teardown", f"--keep: leaving resources labelled {LABEL_RUN}={self.run_id}")
             return problems
         deadline = time.monotonic() + DRAIN_S
-        for thread in list(self._releases):  # what they remove must be gone before, e.g., its network
+        stuck = []
+        for thread, batch in list(self._releases):  # what they remove must be gone before, e.g., its network
             if thread.ident is None:  # never started (interrupted): its cleanups are run below
                 continue
             thread.join(max(deadline - time.monotonic(), 0))
             if thread.is_alive():
                 problems.append(f"a release still running after {DRAIN_S} s")
-        self._run_releasing()  # any a release thread never reached (interrupted before it started)
+                stuck.append(batch)
+        # Any a release thread never reached (interrupted before it started); never the steps of one
+        # still running (they would race its own, out of order): the label sweep below removes those.
+        self._run_releasing(skip=tuple(stuck))
         problems += self._release_problems
         while True:
             with self._lock:

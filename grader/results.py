@@ -130,6 +130,12 @@ class GradeReport:
         """`errors` without the notes (NOTE_PREFIXES: cleanup problems, student-mode warnings)."""
         return tuple(e for e in self.errors if not e.startswith(NOTE_PREFIXES))
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The other lines of `errors`: notes that cost no points, each without its `warning:` prefix
+        (a `cleanup:` note keeps its own, which says what it is about)."""
+        return tuple(e.removeprefix("warning:").strip() for e in self.errors if e.startswith(NOTE_PREFIXES))
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["score"], data["max_score"] = self.score, self.max_score

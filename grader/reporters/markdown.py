@@ -45,8 +45,10 @@ def render(report: GradeReport, *, link_base: str | None = None) -> str:
     for task, check in visible_checks(report):
         grouped.setdefault(task.id, (task, []))[1].append(check)
     lines = [f"## Docker for MLOps grader — {score_line(report)}", ""]
-    for error in report.errors:
+    for error in report.blocking_errors:
         lines += [f"> [!WARNING]\n> {_cell(error)}", ""]
+    for note in report.notes:
+        lines += [f"> [!NOTE]\n> {_cell(note)}", ""]
     lines += ["| Task | Score | Status |", "| --- | ---: | :---: |"]
     for task, checks in grouped.values():
         score = points(sum(c.score for c in checks))

@@ -57,8 +57,10 @@ def _failure(check: CheckResult, explanation: Explanation, width: int) -> Group:
 def renderables(report: GradeReport, *, width: int = WIDTH) -> list:
     """The report as rich renderables (the CLI prints these with colour on a terminal)."""
     parts: list = []
-    for error in report.errors:  # no box around it: commands in it stay easy to copy
+    for error in report.blocking_errors:  # no box around it: commands in it stay easy to copy
         parts += [Text(f"PROBLEM: {error}", style="bold red"), Text("")]
+    for note in report.notes:  # cost no points (a fallback, a cleanup): not a problem with the work
+        parts += [Text(f"NOTE: {note}", style="yellow"), Text("")]
     by_task: dict[str, list] = {}
     tasks = {}
     for task, check in visible_checks(report):

@@ -140,6 +140,18 @@ def non_root_outcome(service, image, model: DockerfileModel):
     return ok(f"runs as {running}; image: {user}")
 
 
+HEALTH_OUTPUT_CHARS = 300  # characters of a failing healthcheck's output quoted in a message
+
+
+def output_tail(text: str, *, chars: int = HEALTH_OUTPUT_CHARS) -> str:
+    """The end of a command's output, at most `chars` characters, `…` where it was cut.
+
+    A healthcheck that raises prints a traceback whose cause is on its last line, so the end is
+    what a message quotes, never the start (newcomer's finding on issue 13)."""
+    text = text.strip()
+    return text if len(text) <= chars else "…" + text[-(chars - 1):]
+
+
 def healthy(service, image, *, timeout: float, scale: float = 1.0):
     """2.healthy / 5.healthy: Docker reports `healthy` within the HEALTHCHECK's budget (at most `timeout` s).
 
@@ -156,7 +168,7 @@ def healthy(service, image, *, timeout: float, scale: float = 1.0):
         return ok(f"`healthy` when checked, {health.seconds:.0f} s after start")
     if health.status == "exited":
         service.reload()  # raises with the exit code and the last log lines
-    output = f"; last healthcheck output: {health.last_output[:300]}" if health.last_output else ""
+    output = f"; last healthcheck output: {output_tail(health.last_output)}" if health.last_output.strip() else ""
     return fail(f"the container is `{health.status}` after {health.seconds:.0f} s",
                 expected=f"`healthy` within {health.budget:.0f} s (start-period + interval x retries + timeout)",
                 found=f"status `{health.status}`{output}")

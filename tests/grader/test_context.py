@@ -205,3 +205,39 @@ def test_two_releases_at_once_each_keep_their_own_order(tmp_path, monkeypatch):
     assert ctx.release(["fake_quick"]) == ["fake_quick"]
     assert ctx.close() == []
     assert [step for step, _ in ran] == ["quick", "container", "volume"]
+
+
+def test_close_never_runs_the_steps_of_a_release_still_running(tmp_path, monkeypatch):
+    """Past DRAIN_S close() reports a release still running and leaves its steps to it (and to the
+    label sweep): it never removes a volume while that release is still removing its container."""
+    import threading as real_threading
+
+    from grader import context as context_module
+    from grader import resources
+
+    ran, started, go_on = [], real_threading.Event(), real_threading.Event()
+
+    def make_stuck(ctx):
+        ctx.defer("remove stuck volume", lambda: ran.append("volume"))
+
+        def remove_container():
+            started.set()
+            go_on.wait(10)
+            ran.append("container")
+        ctx.defer("remove stuck container", remove_container)
+        return "stuck"
+
+    monkeypatch.setitem(resources._PROVIDERS, "fake_stuck", resources.Provider(
+        name="fake_stuck", make=make_stuck, blame=None, engine=False, depends=(), releasable=True))
+    monkeypatch.setattr(context_module, "DRAIN_S", 0.2)
+    ctx = Context(options=Options(submission=tmp_path), run_id=uuid.uuid4().hex[:10], workdir=tmp_path,
+                  scratch=tmp_path)
+    ctx.get("fake_stuck")
+    ctx.release(["fake_stuck"])
+    assert started.wait(5)
+    assert ctx.close() == ["a release still running after 0.2 s"]
+    assert ran == []                                     # close() took no step of the stuck release
+    go_on.set()
+    for thread, _ in ctx._releases:
+        thread.join(5)
+    assert ran == ["container", "volume"]                # the release finished them, in order

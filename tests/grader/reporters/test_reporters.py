@@ -85,6 +85,20 @@ def test_text_shows_run_wide_problem_once_and_notes_hidden_checks():
     assert "hidden check" not in text.render(make_report(mode="instructor"))
 
 
+def test_a_note_that_cost_nothing_is_not_called_a_problem():
+    fallback = "warning: the batch's registry did not answer: this grade started its own"
+    report = make_report(errors=(fallback, "cleanup: network x is still in use", NO_ENGINE))
+    assert report.notes == ("the batch's registry did not answer: this grade started its own",
+                            "cleanup: network x is still in use")
+    out = text.render(report)
+    assert "NOTE: the batch's registry did not answer" in out and "NOTE: cleanup: network x" in out
+    assert "PROBLEM: warning" not in out and "PROBLEM: cleanup" not in out
+    assert out.count("PROBLEM: ") == 1                                   # the engine, a real problem
+    summary = markdown.render(report)
+    assert "> [!NOTE]\n> the batch's registry did not answer" in summary
+    assert summary.count("> [!WARNING]") == 1
+
+
 def test_text_colour_only_when_asked():
     assert "\x1b[" in text.render(make_report(), color=True)
 

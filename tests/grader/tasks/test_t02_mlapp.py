@@ -80,6 +80,15 @@ def test_healthcheck_exec_reads_the_image_config(test, passed, fragment):
 
 
 @pytest.mark.docker
+def test_a_failing_healthcheck_is_quoted_by_the_end_of_its_output():
+    traceback = "Traceback (most recent call last):\n" + "  File \"/app/health.py\", line 3\n" * 40 \
+        + "ConnectionRefusedError: [Errno 111] Connection refused\n"
+    quoted = common.output_tail(traceback)
+    assert quoted.startswith("…") and len(quoted) == common.HEALTH_OUTPUT_CHARS
+    assert quoted.endswith("ConnectionRefusedError: [Errno 111] Connection refused")
+    assert common.output_tail("  ok\n") == "ok"
+
+
 def test_reference_scores_full_marks_on_task_2(reference_run):
     report = reference_run[0]
     results = {c.id: c for c in report.checks if c.task_id == "2"}
