@@ -70,7 +70,7 @@ lint: ## Ruff on the Python code, hadolint on the reference Dockerfiles
 	$(VENV)/bin/hadolint solutions/Dockerfile.mlapp solutions/Dockerfile.mlflow
 
 bench: ## Print timing and size figures, beside the version before issue 13 (QUICK=1, REPEATS=10)
-	$(PY) -m benchmarks.run $(if $(QUICK),--quick) $(if $(REPEATS),--repeats=$(REPEATS))
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick) $(if $(REPEATS),--repeats $(REPEATS))
 
 clean: ## Remove local caches (not the venv)
 	rm -rf .pytest_cache .ruff_cache grader-results

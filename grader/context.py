@@ -284,7 +284,8 @@ class Context:
         # Any a release thread never reached (interrupted before it started); never the steps of one
         # still running (they would race its own, out of order): the label sweep below removes those.
         self._run_releasing(skip=tuple(stuck))
-        problems += self._release_problems
+        with self._lock:  # a stuck release may still add one: what it adds later is only logged
+            problems += self._release_problems
         while True:
             with self._lock:
                 if not self._cleanups:

@@ -134,7 +134,8 @@ class GradeReport:
     def notes(self) -> tuple[str, ...]:
         """The other lines of `errors`: notes that cost no points, each without its `warning:` prefix
         (a `cleanup:` note keeps its own, which says what it is about)."""
-        return tuple(e.removeprefix("warning:").strip() for e in self.errors if e.startswith(NOTE_PREFIXES))
+        notes = (e.removeprefix("warning:").strip() for e in self.errors if e.startswith(NOTE_PREFIXES))
+        return tuple(n for n in notes if n and n != "cleanup:")
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -36,7 +36,7 @@ def _test(check, *, errors) -> dict:
 
 
 def as_dict(report: GradeReport) -> dict:
-    summary = [score_line(report)] + list(report.errors)
+    summary = [score_line(report)] + list(report.blocking_errors) + [f"NOTE: {n}" for n in report.notes]
     note = hidden_note(report)
     if note:
         summary.append(note)

@@ -13,7 +13,7 @@ from grader.chaffs import Chaff
 from grader.docker.service import ALL_INTERFACES, has_healthcheck, healthcheck_budget, serving_port
 from grader.errors import Inconclusive, ResourceError
 from grader.parse.dockerfiles import DockerfileModel
-from grader.results import Outcome, fail, ok
+from grader.results import Outcome, fail, ok, plain_text
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +147,10 @@ def output_tail(text: str, *, chars: int = HEALTH_OUTPUT_CHARS) -> str:
     """The end of a command's output, at most `chars` characters, `…` where it was cut.
 
     A healthcheck that raises prints a traceback whose cause is on its last line, so the end is
-    what a message quotes, never the start (newcomer's finding on issue 13)."""
-    text = text.strip()
-    return text if len(text) <= chars else "…" + text[-(chars - 1):]
+    what a message quotes, never the start (newcomer's finding on issue 13). Terminal escapes go first,
+    so a cut never splits one. `chars` is at least 2."""
+    text = plain_text(text).strip()
+    return text if len(text) <= chars else "…" + text[-(max(chars, 2) - 1):]
 
 
 def healthy(service, image, *, timeout: float, scale: float = 1.0):

@@ -97,6 +97,8 @@ def test_a_note_that_cost_nothing_is_not_called_a_problem():
     summary = markdown.render(report)
     assert "> [!NOTE]\n> the batch's registry did not answer" in summary
     assert summary.count("> [!WARNING]") == 1
+    assert "NOTE: the batch's registry" in gradescope.render(report) and "warning:" not in gradescope.render(report)
+    assert make_report(errors=("warning:", "cleanup:")).notes == ()                 # nothing to say: no line
 
 
 def test_text_colour_only_when_asked():

@@ -79,7 +79,6 @@ def test_healthcheck_exec_reads_the_image_config(test, passed, fragment):
     assert fragment in (outcome.message if passed else outcome.found)
 
 
-@pytest.mark.docker
 def test_a_failing_healthcheck_is_quoted_by_the_end_of_its_output():
     traceback = "Traceback (most recent call last):\n" + "  File \"/app/health.py\", line 3\n" * 40 \
         + "ConnectionRefusedError: [Errno 111] Connection refused\n"
@@ -87,8 +86,10 @@ def test_a_failing_healthcheck_is_quoted_by_the_end_of_its_output():
     assert quoted.startswith("…") and len(quoted) == common.HEALTH_OUTPUT_CHARS
     assert quoted.endswith("ConnectionRefusedError: [Errno 111] Connection refused")
     assert common.output_tail("  ok\n") == "ok"
+    assert common.output_tail("\x1b[31m" + "x" * 400 + "\x1b[0m") == "…" + "x" * 299   # no cut escape left
 
 
+@pytest.mark.docker
 def test_reference_scores_full_marks_on_task_2(reference_run):
     report = reference_run[0]
     results = {c.id: c for c in report.checks if c.task_id == "2"}
