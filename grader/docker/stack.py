@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,24 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+# Plain scalars a YAML 1.2 reader (Compose's go-yaml) or a YAML 1.1 one resolves to something other
+# than a string: numbers (with exponents, underscores, 0o/0x/0b), booleans, null. PyYAML quotes only
+# what YAML 1.1 resolves, so a run id such as `7635778e67` went out plain and Compose read the float
+# 7.635778e+73: the stack's labels no longer named the run, and `cleanup --run` left it running
+# (seen in test_kill under CI). Source: YAML 1.2.2, 10.3.2 "Tag Resolution"; YAML 1.1 bool/int/float types.
+_NOT_A_STRING = re.compile(
+    r"[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?0[oxb][0-9a-fA-F_]+"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|~|null|Null|NULL"
+    r"|(?:true|false|yes|no|on|off|y|n)|(?:True|False|Yes|No|On|Off|Y|N)|(?:TRUE|FALSE|YES|NO|ON|OFF)")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """A string Compose reads back as the same string: quoted when it would resolve otherwise."""
+    style = '"' if _NOT_A_STRING.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(
     _Reset, lambda d, r: d.represent_sequence("!reset", []) if r.empty_list else d.represent_scalar("!reset", ""))
 RESET_LIST, RESET_VALUE = _Reset(True), _Reset(False)

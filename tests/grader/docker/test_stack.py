@@ -83,11 +83,16 @@ def test_no_limits_leave_the_students_own(tmp_path):
     assert "deploy" not in data["services"]["api"] and "mem_limit" not in data["services"]["api"]
 
 
-def test_compose_accepts_the_override(tmp_path):
-    """Compose 2.40 itself merges the file and the override: no ports, no fixed names, per-run names."""
+# Run ids are 10 hex digits: some read as numbers to a YAML 1.2 reader (7635778e67 is a float, 0123456789
+# an int), and the stack's labels must still name the run (test_kill once found a stack left running).
+@pytest.mark.parametrize("run_id", ["t", "7635778e67", "0123456789", "1234567890", "1e5", "0x1f", "true", "null"])
+def test_compose_accepts_the_override(tmp_path, run_id):
+    """Compose 2.40 itself merges the file and the override: no ports, no fixed names, per-run names,
+    and labels that read back as written."""
+    labels = {**LABELS, LABEL_RUN: run_id}
     model = load(small_stack(tmp_path / "sub"))
     path = tmp_path / "override.yml"
-    path.write_text(dump(override(model, labels=LABELS, name=lambda s: f"run-{s}", images={"api": "img-api"},
+    path.write_text(dump(override(model, labels=labels, name=lambda s: f"run-{s}", images={"api": "img-api"},
                                   limits=Limits(memory="512m", pids=256),
                                   environment={"api": {"EXTRA": "1"}, "tracking": {"QUIET": "true"}})))
     result = run_compose(["-p", "p", "-f", str(model.file), "-f", str(path), "config", "--format", "json"],
@@ -96,7 +101,7 @@ def test_compose_accepts_the_override(tmp_path):
     merged = json.loads(result.stdout)
     for name, svc in merged["services"].items():
         assert "ports" not in svc and "container_name" not in svc, name
-        assert svc["labels"] == LABELS
+        assert svc["labels"] == labels
     assert merged["services"]["api"]["deploy"]["resources"]["limits"] == {"memory": "536870912", "pids": 256}
     assert "mem_limit" not in merged["services"]["api"]
     assert merged["services"]["tracking"]["networks"]["net"]["aliases"] == ["fixed-tracking"]
@@ -106,6 +111,7 @@ def test_compose_accepts_the_override(tmp_path):
     assert merged["services"]["tracking"]["environment"] == {"QUIET": "true"}
     assert merged["networks"]["net"]["name"] == "run-net-net"
     assert merged["volumes"]["store"]["name"] == "run-vol-store"
+    assert merged["networks"]["net"]["labels"] == merged["volumes"]["store"]["labels"] == labels
 
 
 def test_only_the_folder_the_labs_prepare_is_made_writable(tmp_path):
