@@ -14,7 +14,7 @@ from pathlib import Path
 
 from grader import __version__, commands, doctor, reporters
 from grader.console import setup_logging
-from grader.constants import LABEL_RUN
+from grader.constants import LABEL_RUN, RUN_ID_PATTERN
 from grader.edition import current as current_edition
 from grader.edition import instructor_only
 from grader.options import (
@@ -282,7 +282,7 @@ def grade_command(argv: list[str]) -> int:
         parser.error("--timeout-scale must be positive")
     if args.reference_dockerfile and not args.reference_dockerfile.is_file():
         parser.error(f"--reference-dockerfile {args.reference_dockerfile}: no such file")
-    if args.run_id is not None and not re.fullmatch(r"[0-9a-f]{6,32}", args.run_id):
+    if args.run_id is not None and not re.fullmatch(RUN_ID_PATTERN, args.run_id):
         parser.error("--run-id must be 6-32 lowercase hex digits")
     if args.registry is not None and parse_registry(args.registry) is None:
         parser.error(f"--registry {args.registry}: expected HOST:PORT, e.g. localhost:5000")

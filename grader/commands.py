@@ -4,8 +4,10 @@ batch, stats and gradebook in grader.batch.cli)."""
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import logging
+import re
 import shutil
 import sys
 import tempfile
@@ -19,7 +21,7 @@ from rich.table import Table
 from grader import doctor as doctor_module
 from grader import release as release_module
 from grader.batch import cli as batch_cli
-from grader.constants import LABEL_GRADER, LABEL_RUN
+from grader.constants import LABEL_GRADER, LABEL_RUN, RUN_ID_PATTERN
 from grader.docker import engine
 from grader.docker.build import created_images, remove_unkept, trim_cache
 from grader.edition import instructor_only
@@ -129,7 +131,7 @@ def grader_runs(cli) -> set[str]:
 def scratch_dirs(run_id: str | None, workroot: Path | None) -> list[Path]:
     """Scratch copies a run left behind (--keep, or a killed process)."""
     root = workroot or Path(tempfile.gettempdir())
-    pattern = f"mlops-grader-{run_id}-*" if run_id else "mlops-grader-*"
+    pattern = f"mlops-grader-{glob.escape(run_id)}-*" if run_id else "mlops-grader-*"
     return sorted(p for p in root.glob(pattern) if p.is_dir())
 
 
@@ -150,12 +152,21 @@ def empty_cache(cli) -> int:
     return 1 if problems else 0
 
 
+def _run_id(text: str) -> str:
+    """argparse type of `cleanup --run`: a run id as `--run-id` takes it, never a glob pattern (`*`
+    would remove other runs' scratch copies: newcomer's finding)."""
+    if not re.fullmatch(RUN_ID_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a run id (6-32 lowercase hex digits)")
+    return text
+
+
 def cleanup(argv: list[str]) -> int:
     """Remove everything a grading run created: containers, networks, volumes, images, scratch copies."""
 
     p = argparse.ArgumentParser(prog="python -m grader cleanup", description=cleanup.__doc__)
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--run", dest="runs", action="append", metavar="ID", help="one run id (repeatable)")
+    which.add_argument("--run", dest="runs", action="append", metavar="ID", type=_run_id,
+                       help="one run id, 6-32 lowercase hex digits (repeatable)")
     which.add_argument("--all", action="store_true",
                        help="every grader-labelled resource, including those of a run still in progress")
     which.add_argument("--cache", action="store_true",

@@ -8,6 +8,7 @@ from __future__ import annotations
 # grader creates carries a label naming its run").
 LABEL_GRADER = "org.mlops-kit.grader"
 LABEL_RUN = "org.mlops-kit.grader.run"
+RUN_ID_PATTERN = r"[0-9a-f]{6,32}"   # a run id given on a command line (the report schema's pattern)
 NAME_PREFIX = "mlops-grader"     # names are <prefix>-<run id>-<suffix>; scratch dirs too
 # The build cache the grader keeps between runs (grader.docker.build.keep_as_cache): the last image
 # of each stage it built, tagged <repository>:<image id>, trimmed to --keep-storage.

@@ -41,12 +41,12 @@ class _Dumper(yaml.SafeDumper):
 
 
 # Plain scalars a YAML 1.2 reader (Compose's go-yaml) or a YAML 1.1 one resolves to something other
-# than a string: numbers (with exponents, underscores, 0o/0x/0b), booleans, null. PyYAML quotes only
+# than a string: numbers (with exponents, underscores, 0o/0x/0b in either case), booleans, null. PyYAML quotes only
 # what YAML 1.1 resolves, so a run id such as `7635778e67` went out plain and Compose read the float
 # 7.635778e+73: the stack's labels no longer named the run, and `cleanup --run` left it running
 # (seen in test_kill under CI). Source: YAML 1.2.2, 10.3.2 "Tag Resolution"; YAML 1.1 bool/int/float types.
 _NOT_A_STRING = re.compile(
-    r"[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?0[oxb][0-9a-fA-F_]+"
+    r"[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9_]+)?|[-+]?0[oOxXbB][0-9a-fA-F_]+"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|~|null|Null|NULL"
     r"|(?:true|false|yes|no|on|off|y|n)|(?:True|False|Yes|No|On|Off|Y|N)|(?:TRUE|FALSE|YES|NO|ON|OFF)")
 

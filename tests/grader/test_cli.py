@@ -259,6 +259,18 @@ def test_save_to_an_unwritable_place_says_so(submission, tmp_path):
     assert bad.returncode == 2 and "unknown format 'csv'" in bad.stderr
 
 
+@pytest.mark.parametrize("run_id", ["*", "", "a*", "[ab]*", "ABCDEF", "1e10", "true"])
+def test_cleanup_takes_only_a_run_id_never_a_pattern(run_id, tmp_path, capsys):
+    """`cleanup --run '*'` removed every run's scratch copy (newcomer's finding): refused as usage."""
+    other = tmp_path / "mlops-grader-aaaaaa-xyz"
+    other.mkdir()
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["cleanup", "--run", run_id, "--workroot", str(tmp_path)])
+    assert exit_.value.code == 2 and "is not a run id" in capsys.readouterr().err
+    assert other.is_dir()
+    assert commands.scratch_dirs("aaaaa[a]", tmp_path) == []          # a bracket is a name, not a class
+
+
 # -- the engine ------------------------------------------------------------------------------
 @pytest.mark.docker
 def test_task_1_is_the_setup_check():

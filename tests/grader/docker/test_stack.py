@@ -85,7 +85,8 @@ def test_no_limits_leave_the_students_own(tmp_path):
 
 # Run ids are 10 hex digits: some read as numbers to a YAML 1.2 reader (7635778e67 is a float, 0123456789
 # an int), and the stack's labels must still name the run (test_kill once found a stack left running).
-@pytest.mark.parametrize("run_id", ["t", "7635778e67", "0123456789", "1234567890", "1e5", "0x1f", "true", "null"])
+@pytest.mark.parametrize("run_id", ["t", "7635778e67", "0123456789", "1234567890", "1e5", "0x1f", "true", "null",
+                                    "0X1F", "0B101", "0O17", "1e1_0", "1.5e1_0"])
 def test_compose_accepts_the_override(tmp_path, run_id):
     """Compose 2.40 itself merges the file and the override: no ports, no fixed names, per-run names,
     and labels that read back as written."""
