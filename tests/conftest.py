@@ -56,7 +56,7 @@ def reference(tmp_path: Path) -> Path:
 
 # Session and module fixtures that cost little to make once per xdist worker (a scratch copy).
 CHEAP_FIXTURES = {"repo", "docker_client", "hadolint", "sample_record", "tmp_path_factory", "reference_copy",
-                  "worker_id", "testrun_uid"}
+                  "worker_id", "testrun_uid", "edition"}
 
 
 def xdist_group(item) -> str | None:
@@ -81,6 +81,9 @@ def xdist_group(item) -> str | None:
     return None
 
 
+# tryfirst: xdist's worker reads the xdist_group marks in its own pytest_collection_modifyitems, and
+# a conftest's hook would otherwise run after it (marks added then are never seen).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         # Docker tests need the engine fixture, so a missing engine fails them loudly.
@@ -89,6 +92,32 @@ def pytest_collection_modifyitems(items):
         group = xdist_group(item)
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under `--dist loadgroup`, stop the run if a worker's collection carries no group.
+
+    xdist groups by a suffix its worker writes into each marked item's node id (xdist/remote.py);
+    pytest 9.2 derives node ids from structured ids and ignores that write, so grouping silently
+    stops (pytest-dev/pytest-xdist#1386) and every worker makes the expensive session fixtures again
+    (one more full grade of the reference per worker). requirements-dev.in pins a pytest that works.
+    Every run of the whole suite has marked items (xdist_group above), so none grouped means broken.
+
+    Args:
+        node: the worker's controller (xdist's WorkerController).
+        ids: the node ids the worker collected, in order.
+
+    Raises:
+        pytest.UsageError: loadgroup is on and no collected node id has an `@group` suffix.
+    """
+    config = node.config
+    if config.getoption("dist") != "loadgroup" or len(ids) < 50:   # a few chosen tests may have no group
+        return
+    if not any("@" in nodeid.rpartition("]")[2] for nodeid in ids):
+        raise pytest.UsageError(
+            f"pytest-xdist --dist loadgroup grouped none of the {len(ids)} tests {node.gateway.id} collected: "
+            "this pytest/pytest-xdist pair breaks grouping (pytest-dev/pytest-xdist#1386); "
+            "use the versions pinned in requirements-dev.txt (make setup)")
 
 
 @pytest.fixture(scope="session")
@@ -125,14 +154,29 @@ class GradeObserver:
 
 
 @pytest.fixture(scope="session")
-def reference_run(docker_client, tmp_path_factory):
-    """One full instructor-mode grade of the reference per session, shared by every test that reads it."""
+def edition(tmp_path_factory) -> Path:
+    """The student edition as an instructor makes it: `make release DEST=...` from this repository
+    (a few seconds, so made once per xdist worker that needs it: CHEAP_FIXTURES)."""
+    from tests.grader.editions import make_edition
+
+    return make_edition(tmp_path_factory.mktemp("release") / "student-edition")
+
+
+@pytest.fixture(scope="session")
+def reference_run(docker_client, edition, tmp_path_factory):
+    """One full instructor-mode grade of the reference per session, shared by every test that reads it.
+
+    The reference is laid into the student edition (solutions/ copied over the skeletons the student
+    edits), as a student's finished work is made, so the same grade also proves the edition grades
+    the reference at full marks (tests/grader/test_release.py; issue 13: one graded reference across
+    the suite). Returns (GradeReport, GradeObserver); the observer's `submission` is the graded copy."""
     from grader.options import Options
     from grader.run import grade
+    from tests.grader.editions import lay_reference
 
     observer = GradeObserver(docker_client)
+    submission = lay_reference(edition, tmp_path_factory.mktemp("reference-in-edition") / "submission")
     workroot = tmp_path_factory.mktemp("reference-grade")
-    report = grade(options=Options(submission=REPO, solution=True, instructor=True, workroot=workroot),
-                   on_event=observer)
-    observer.workroot = workroot
+    report = grade(options=Options(submission=submission, instructor=True, workroot=workroot), on_event=observer)
+    observer.workroot, observer.submission = workroot, submission
     return report, observer

@@ -28,7 +28,6 @@ import yaml
 
 from grader import registry
 from grader.errors import ReleaseError
-from grader.options import Options
 from grader.release import (
     MANIFEST,
     MARKER,
@@ -49,33 +48,15 @@ from grader.release import (
 )
 from grader.results import ERROR, PASSED
 from grader.rubric import _parse, load
-from grader.run import grade
 from tests.grader.dockerkit import leftovers
+from tests.grader.editions import SOLUTIONS, run
 from tests.test_workflows import actionlint
 
 REPO = Path(__file__).resolve().parents[2]
-SOLUTIONS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "solutions").rglob("*") if p.is_file())
 
 
 def manifest():
     return load_manifest(REPO / MANIFEST)
-
-
-def run(*args, cwd: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    # Under `make test` a nested make prints "Entering directory" lines: run as from a shell.
-    outer = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
-    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**outer, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
-
-
-@pytest.fixture(scope="module")
-def edition(tmp_path_factory) -> Path:
-    """The student edition as an instructor makes it: `make release DEST=...` from this repository."""
-    dest = tmp_path_factory.mktemp("release") / "student-edition"
-    done = run("make", "-s", "release", f"DEST={dest}", f"VENV={Path(sys.executable).parents[1]}", cwd=REPO)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "no reference content found" in done.stdout
-    return dest
 
 
 def edition_files(root: Path) -> set[str]:
@@ -460,16 +441,14 @@ def test_the_editions_notebooks_are_clean_and_start_in_the_edition(edition, tmp_
 
 
 @pytest.mark.docker
-@pytest.mark.slow
-def test_the_reference_laid_into_the_edition_gets_full_marks(edition, tmp_path, docker_client):
-    """The leak test, part 2: the instructor's grader gives the reference, in the edition, full marks."""
-    copy = tmp_path / "submission"
-    shutil.copytree(edition, copy, symlinks=True)
-    for rel in SOLUTIONS:
-        target = copy / Path(rel).relative_to("solutions")
-        target.parent.mkdir(parents=True, exist_ok=True)   # solutions/tests/container: the edition has no tests/
-        shutil.copy2(REPO / rel, target)
-    report = grade(options=Options(submission=copy, instructor=True, workroot=tmp_path))
+def test_the_reference_laid_into_the_edition_gets_full_marks(reference_run, docker_client):
+    """The leak test, part 2: the instructor's grader gives the reference, in the edition, full marks.
+
+    The session's one graded reference (tests/conftest.py `reference_run`) is this grade: the reference
+    laid into the edition `make release` wrote, graded in instructor mode (issue 13: one graded
+    reference across the suite)."""
+    report, observer = reference_run
+    assert observer.submission.parent.name.startswith("reference-in-edition")
     problems = {c.id: f"{c.status}: {c.message} | {c.found}" for c in report.checks if c.status != PASSED}
     assert not problems, problems
     assert report.score == report.max_score == 111 and not report.errors

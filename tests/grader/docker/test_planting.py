@@ -1,7 +1,7 @@
 """How a planted fault's Dockerfile is written from the chaff data and the student's image (pure logic).
 
 That every chaff of grader/chaffs.yaml is really planted in the reference image, and caught by the
-reference tests, is the corpus case tests/grader/corpus/container-tests-reference.yaml.
+reference tests, is tests/grader/tasks/test_t10_container_tests.py::test_reference_scores_full_marks_on_task_10.
 """
 
 from __future__ import annotations

@@ -162,3 +162,21 @@ def test_the_reference_image_is_a_correct_image_in_instructor_mode_only(tmp_path
     assert KIT_REFERENCE.is_file()  # the kit's own solutions/, never the submission's
     missing = tmp_path / "nowhere" / "Dockerfile.mlapp"
     assert reference_dockerfile(Options(submission=tmp_path, instructor=True, reference_dockerfile=missing)) is None
+
+
+@pytest.mark.docker
+def test_reference_scores_full_marks_on_task_10(reference_run):
+    """Every chaff of grader/chaffs.yaml (the hidden one included: instructor mode) is really planted in
+    the reference image and caught by the reference container tests (solutions/tests/container), and
+    those tests pass on the correct image. Read from the session's one graded reference (issue 13)."""
+    results = {c.id: c for c in reference_run[0].checks if c.task_id == "10"}
+    assert {i: (c.status, c.message) for i, c in results.items() if not c.passed} == {}
+    assert set(results) == {"10.passes-correct"} | {f"10.catches-{chaff_id}" for chaff_id in CHAFFS}
+
+    def says(check_id: str) -> str:
+        c = results[check_id]
+        return " ".join(filter(None, (c.message, c.expected, c.found, c.details))).lower()
+
+    assert "passed on your api image" in says("10.passes-correct")
+    for chaff_id in CHAFFS:
+        assert "caught by" in says(f"10.catches-{chaff_id}"), chaff_id
