@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import batch, container_tests, release, speed
+from benchmarks import batch, ci, container_tests, release, speed
 
 
 def main(argv=None) -> None:
@@ -29,6 +29,8 @@ def main(argv=None) -> None:
     release.main(["--runs", "1"] if args.quick else [])
     print("\n== task 10: the container tests, wheats and chaffs (issue 15) ==")
     container_tests.main(["--quick"] if args.quick else [])
+    print("\n== CI: the last .ci/run recorded here (issue 13) ==")
+    ci.main([])
 
 
 if __name__ == "__main__":

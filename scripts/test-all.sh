@@ -14,7 +14,7 @@
 # $TEST_LOGDIR/lane-b.log (default test-results/) and is printed after lane A's, then both times.
 # TEST_LANES=serial runs the same commands one after the other (for a machine with nothing to spare).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 py=${PYTHON:-.venv/bin/python}
 jobs=${TEST_JOBS:-2}

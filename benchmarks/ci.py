@@ -1,0 +1,52 @@
+"""CI's figure (issue 13: a clean clone's `CI=true bash .ci/run` within 20 minutes on a fresh machine).
+
+A full CI run takes some 18 minutes, so this script does not start one: it prints the times the last
+`.ci/run` recorded (test-results/ci-times.txt, written by .ci/run), beside the figure of the kit
+before issue 13 and the target. Make the record with
+
+    git clone -q . /tmp/ci-clone && (cd /tmp/ci-clone && CI=true bash .ci/run)
+    python -m benchmarks.ci --record /tmp/ci-clone/test-results/ci-times.txt
+
+Not a test: it prints figures; tests assert behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RECORD = REPO / "test-results" / "ci-times.txt"
+BEFORE_S = 2262        # issue 13's text: CI on a fresh machine took 37.7 min before the issue
+TARGET_S = 20 * 60
+
+
+def read_record(path: Path) -> dict[str, str]:
+    """The `key=value` lines of a ci-times.txt; an empty dict when the file is missing."""
+    if not path.is_file():
+        return {}
+    pairs = (line.partition("=") for line in path.read_text(encoding="utf-8").splitlines())
+    return {key.strip(): value.strip() for key, sep, value in pairs if sep}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--record", type=Path, default=RECORD, help="a ci-times.txt (default: %(default)s)")
+    args = parser.parse_args(argv)
+    record = read_record(args.record)
+    print(f"{'figure':<34} {'before':>8} {'now':>8} {'ratio':>7} {'target':>8}")
+    if not record:
+        print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {'?':>8} {'':>7} {'<= ' + str(TARGET_S):>8}")
+        print(f"  no record at {args.record}: run .ci/run in a clean clone first (see --help)")
+        return
+    total = int(record["total_s"])
+    print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {total:>8} {BEFORE_S / total:>6.1f}x "
+          f"{'<= ' + str(TARGET_S):>8}")
+    print(f"  make setup {record.get('setup_s', '?')} s + make test {record.get('test_s', '?')} s; "
+          f"commit {record.get('commit', '?')}, finished {record.get('finished', '?')}, "
+          f"{'passed' if record.get('status') == '0' else 'FAILED (exit ' + record.get('status', '?') + ')'}; "
+          "before: a fresh machine, now: this one")
+
+
+if __name__ == "__main__":
+    main()
