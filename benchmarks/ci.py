@@ -35,11 +35,13 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     record = read_record(args.record)
     print(f"{'figure':<34} {'before':>8} {'now':>8} {'ratio':>7} {'target':>8}")
-    if not record:
+    total = record.get("total_s", "")
+    if not total.isdigit() or int(total) == 0:
         print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {'?':>8} {'':>7} {'<= ' + str(TARGET_S):>8}")
-        print(f"  no record at {args.record}: run .ci/run in a clean clone first (see --help)")
+        why = "no record" if not args.record.is_file() else "no total_s=<seconds> line in the record"
+        print(f"  {why} at {args.record}: run .ci/run in a clean clone first (see --help)")
         return
-    total = int(record["total_s"])
+    total = int(total)
     print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {total:>8} {BEFORE_S / total:>6.1f}x "
           f"{'<= ' + str(TARGET_S):>8}")
     print(f"  make setup {record.get('setup_s', '?')} s + make test {record.get('test_s', '?')} s; "
