@@ -7,7 +7,8 @@ before issue 13 and the target. Make the record with
     git clone -q . /tmp/ci-clone && (cd /tmp/ci-clone && CI=true bash .ci/run)
     python -m benchmarks.ci --record /tmp/ci-clone/test-results/ci-times.txt
 
-Not a test: it prints figures; tests assert behaviour.
+Run it from the repository's root (`python -m benchmarks.ci`), as every benchmark. Not a test: it
+prints figures; tests assert behaviour.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ TARGET_S = 20 * 60
 
 def read_record(path: Path) -> dict[str, str]:
     """The `key=value` lines of a ci-times.txt; an empty dict when the file is missing."""
-    if not path.is_file():
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return {}
-    pairs = (line.partition("=") for line in path.read_text(encoding="utf-8").splitlines())
+    pairs = (line.partition("=") for line in text.splitlines())
     return {key.strip(): value.strip() for key, sep, value in pairs if sep}
 
 
@@ -42,11 +45,12 @@ def main(argv=None) -> None:
         print(f"  {why} at {args.record}: run .ci/run in a clean clone first (see --help)")
         return
     total = int(total)
-    print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {total:>8} {BEFORE_S / total:>6.1f}x "
-          f"{'<= ' + str(TARGET_S):>8}")
+    passed = record.get("status") == "0"
+    ratio = f"{BEFORE_S / total:>6.1f}x" if passed else f"{'-':>7}"   # a failed run's time is no figure
+    print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {total:>8} {ratio} {'<= ' + str(TARGET_S):>8}")
     print(f"  make setup {record.get('setup_s', '?')} s + make test {record.get('test_s', '?')} s; "
           f"commit {record.get('commit', '?')}, finished {record.get('finished', '?')}, "
-          f"{'passed' if record.get('status') == '0' else 'FAILED (exit ' + record.get('status', '?') + ')'}; "
+          f"{'passed' if passed else 'FAILED (exit ' + record.get('status', '?') + ')'}; "
           "before: a fresh machine, now: this one")
 
 

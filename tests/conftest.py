@@ -94,30 +94,28 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(group))
 
 
-def pytest_xdist_node_collection_finished(node, ids):
-    """Under `--dist loadgroup`, stop the run if a worker's collection carries no group.
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Under `--dist loadgroup`, fail a test xdist did not group, before its fixtures are made.
 
     xdist groups by a suffix its worker writes into each marked item's node id (xdist/remote.py);
     pytest 9.2 derives node ids from structured ids and ignores that write, so grouping silently
     stops (pytest-dev/pytest-xdist#1386) and every worker makes the expensive session fixtures again
-    (one more full grade of the reference per worker). requirements-dev.in pins a pytest that works.
-    Every run of the whole suite has marked items (xdist_group above), so none grouped means broken.
-
-    Args:
-        node: the worker's controller (xdist's WorkerController).
-        ids: the node ids the worker collected, in order.
+    (one more full grade of the reference per worker). requirements-dev.txt pins a pytest that works.
 
     Raises:
-        pytest.UsageError: loadgroup is on and no collected node id has an `@group` suffix.
+        pytest.fail.Exception: a marked item on a loadgroup worker has no `@group` in its node id.
     """
-    config = node.config
-    if config.getoption("dist") != "loadgroup" or len(ids) < 50:   # a few chosen tests may have no group
+    config = item.config
+    if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
         return
-    if not any("@" in nodeid.rpartition("]")[2] for nodeid in ids):
-        raise pytest.UsageError(
-            f"pytest-xdist --dist loadgroup grouped none of the {len(ids)} tests {node.gateway.id} collected: "
-            "this pytest/pytest-xdist pair breaks grouping (pytest-dev/pytest-xdist#1386); "
-            "use the versions pinned in requirements-dev.txt (make setup)")
+    if item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rpartition("]")[2]:
+        from importlib.metadata import version
+
+        pytest.fail(f"pytest-xdist --dist loadgroup did not group this test (no @group in its node id): "
+                    f"pytest {version('pytest')} with pytest-xdist {version('pytest-xdist')} breaks grouping "
+                    "(pytest-dev/pytest-xdist#1386). Install the pinned versions: "
+                    "make setup (or .venv/bin/python -m pip install -r requirements-dev.txt)", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -173,10 +173,7 @@ def test_reference_scores_full_marks_on_task_10(reference_run):
     assert {i: (c.status, c.message) for i, c in results.items() if not c.passed} == {}
     assert set(results) == {"10.passes-correct"} | {f"10.catches-{chaff_id}" for chaff_id in CHAFFS}
 
-    def says(check_id: str) -> str:
-        c = results[check_id]
-        return " ".join(filter(None, (c.message, c.expected, c.found, c.details))).lower()
-
-    assert "passed on your api image" in says("10.passes-correct")
+    # A fault the grader could not plant also passes ("not graded on your image: ..."): not here.
+    assert "passed on your API image" in results["10.passes-correct"].message
     for chaff_id in CHAFFS:
-        assert "caught by" in says(f"10.catches-{chaff_id}"), chaff_id
+        assert results[f"10.catches-{chaff_id}"].message.startswith("caught by "), results[f"10.catches-{chaff_id}"].message
