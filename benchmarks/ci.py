@@ -4,7 +4,7 @@ A full CI run takes some 18 minutes, so this script does not start one: it print
 `.ci/run` recorded (test-results/ci-times.txt, written by .ci/run), beside the figure of the kit
 before issue 13 and the target. Make the record with
 
-    git clone -q . /tmp/ci-clone && (cd /tmp/ci-clone && CI=true bash .ci/run)
+    rm -rf /tmp/ci-clone && git clone -q . /tmp/ci-clone && (cd /tmp/ci-clone && CI=true bash .ci/run)
     python -m benchmarks.ci --record /tmp/ci-clone/test-results/ci-times.txt
 
 Run it from the repository's root (`python -m benchmarks.ci`), as every benchmark. Not a test: it
@@ -14,6 +14,7 @@ prints figures; tests assert behaviour.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,9 +24,9 @@ TARGET_S = 20 * 60
 
 
 def read_record(path: Path) -> dict[str, str]:
-    """The `key=value` lines of a ci-times.txt; an empty dict when the file is missing."""
+    """The `key=value` lines of a ci-times.txt; an empty dict when it cannot be read (missing, a folder)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError:
         return {}
     pairs = (line.partition("=") for line in text.splitlines())
@@ -38,11 +39,17 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     record = read_record(args.record)
     print(f"{'figure':<34} {'before':>8} {'now':>8} {'ratio':>7} {'target':>8}")
-    total = record.get("total_s", "")
-    if not total.isdigit() or int(total) == 0:
+    total = record.get("total_s")
+    if total is None or not re.fullmatch(r"[0-9]{1,9}", total) or int(total) == 0:
         print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {'?':>8} {'':>7} {'<= ' + str(TARGET_S):>8}")
-        why = "no record" if not args.record.is_file() else "no total_s=<seconds> line in the record"
-        print(f"  {why} at {args.record}: run .ci/run in a clean clone first (see --help)")
+        if not args.record.is_file():
+            why = "no record"
+        elif total is None:
+            why = "no total_s=<seconds> line in the record"
+        else:
+            why = f"total_s={total[:20]!r} is not a whole number of seconds in the record"
+        print(f"  {why} at {args.record}: run .ci/run in a clean clone, then pass "
+              "--record <clone>/test-results/ci-times.txt (see --help)")
         return
     total = int(total)
     passed = record.get("status") == "0"
@@ -50,7 +57,7 @@ def main(argv=None) -> None:
     print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {total:>8} {ratio} {'<= ' + str(TARGET_S):>8}")
     print(f"  make setup {record.get('setup_s', '?')} s + make test {record.get('test_s', '?')} s; "
           f"commit {record.get('commit', '?')}, finished {record.get('finished', '?')}, "
-          f"{'passed' if passed else 'FAILED (exit ' + record.get('status', '?') + ')'}; "
+          f"{'passed' if passed else 'status unknown' if 'status' not in record else 'FAILED (exit ' + record['status'] + ')'}; "
           "before: a fresh machine, now: this one")
 
 

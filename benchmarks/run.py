@@ -29,7 +29,7 @@ def main(argv=None) -> None:
     release.main(["--runs", "1"] if args.quick else [])
     print("\n== task 10: the container tests, wheats and chaffs (issue 15) ==")
     container_tests.main(["--quick"] if args.quick else [])
-    print("\n== CI: the last .ci/run recorded here (issue 13) ==")
+    print("\n== CI: the .ci/run record of this checkout (issue 13; python -m benchmarks.ci --record FILE for a clone's) ==")
     ci.main([])
 
 

@@ -11,7 +11,7 @@ stamp="$venv/.requirements.sha256"
 want=$(cat "$req" starter/requirements.txt | sha256sum | cut -d' ' -f1)
 # Pins the venv does not hold (a package upgraded by hand, say): "name installed, pinned" lines.
 drift() {
-  "$venv/bin/python" - "$req" starter/requirements.txt <<'PY'
+  "$venv/bin/python" - "$req" <<'PY'
 import importlib.metadata as md, re, sys
 for path in sys.argv[1:]:
     for line in open(path, encoding="utf-8"):
@@ -27,12 +27,14 @@ for path in sys.argv[1:]:
 PY
 }
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-  differ=$(drift || true)
+  differ=$(drift) || differ="the check of installed versions failed"
   if [ -z "$differ" ]; then
     say "virtual environment $venv is up to date"
     exit 0
   fi
-  say "virtual environment $venv differs from the pins ($(echo "$differ" | head -3 | paste -sd ';' -)): reinstalling them"
+  n=$(echo "$differ" | wc -l)
+  more=""; [ "$n" -gt 3 ] && more="; and $((n - 3)) more"
+  say "virtual environment $venv differs from the pins ($(echo "$differ" | head -3 | paste -sd ';' - | sed 's/;/; /g')$more): reinstalling them"
 fi
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || die "Python >= 3.10 is needed ($python)"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"

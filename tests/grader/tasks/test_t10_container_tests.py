@@ -173,7 +173,8 @@ def test_reference_scores_full_marks_on_task_10(reference_run):
     assert {i: (c.status, c.message) for i, c in results.items() if not c.passed} == {}
     assert set(results) == {"10.passes-correct"} | {f"10.catches-{chaff_id}" for chaff_id in CHAFFS}
 
-    # A fault the grader could not plant also passes ("not graded on your image: ..."): not here.
+    # A fault the grader could not plant also scores ok ("not graded on your image: ..."), so requiring
+    # "caught by" checks that each fault was really planted, and caught.
     assert "passed on your API image" in results["10.passes-correct"].message
     for chaff_id in CHAFFS:
         assert results[f"10.catches-{chaff_id}"].message.startswith("caught by "), results[f"10.catches-{chaff_id}"].message
