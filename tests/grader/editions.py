@@ -4,6 +4,7 @@ session fixture `edition`, tests/grader/test_release.py): `make release DEST=...
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,8 +36,6 @@ def make_edition(dest: Path) -> Path:
 def lay_reference(edition: Path, dest: Path) -> Path:
     """A copy of `edition` at `dest` with the reference deliverables (every file under solutions/)
     laid where the student writes them: a finished submission made from the student edition."""
-    import shutil
-
     shutil.copytree(edition, dest, symlinks=True)
     for rel in SOLUTIONS:
         target = dest / Path(rel).relative_to("solutions")
