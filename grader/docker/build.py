@@ -217,6 +217,21 @@ class BoundedLog:
         return "".join(line + "\n" for line in lines)
 
 
+# The engine's words when an image the build had just taken from the layer cache is removed before
+# the build is done with it: another grade (batch --jobs N, the kit's parallel suite) removing its
+# own images or trimming the shared cache at that moment. Nothing is wrong with the Dockerfile, and
+# building again makes the missing layers anew (seen in the kit's CI: "failed to get digest sha256:
+# ...: open /var/lib/docker/image/overlay2/imagedb/content/sha256/...: no such file or directory").
+CACHE_RACE = re.compile(r"failed to get digest sha256:[0-9a-f]+|No such image: sha256:[0-9a-f]+"
+                        r"|layer does not exist", re.IGNORECASE)
+
+
+def lost_to_a_concurrent_removal(error: str | None) -> bool:
+    """Whether a build's error is the engine losing a cached image mid-build (CACHE_RACE), which one
+    more build repairs, rather than a fault of the Dockerfile."""
+    return bool(error) and bool(CACHE_RACE.search(error))
+
+
 def build_image(ctx, *, context: Path, dockerfile: str, tag: str, what: str,
                 buildargs: dict | None = None, target: str | None = None,
                 cache: bool | None = None, labels: dict | None = None, keep: bool = False) -> BuiltImage:
@@ -225,7 +240,8 @@ def build_image(ctx, *, context: Path, dockerfile: str, tag: str, what: str,
     `dockerfile` is relative to `context`, or an absolute path outside it (sent with the context).
     `cache` None follows --no-cache; True always uses the layer cache (a rebuild compared with
     the build just made must, or every layer would differ). `labels` default to the run's labels;
-    `keep` leaves the tag after the run (a grader tool image, labelled without a run id).
+    `keep` leaves the tag after the run (a grader tool image, labelled without a run id). A build
+    that loses a cached image to another grade's removal mid-build (CACHE_RACE) is built once more.
     """
     if not context.is_dir():
         raise ResourceError(f"{what}: the build context {context} does not exist")
@@ -234,10 +250,16 @@ def build_image(ctx, *, context: Path, dockerfile: str, tag: str, what: str,
     labels = ctx.labels if labels is None else labels
     ctx.event("build", f"{what}: building {tag}")
     started = time.monotonic()
-    text, error, image_id = _stream(
-        ctx, timeout=ctx.options.timeout("build"), path=str(context), dockerfile=dockerfile, tag=tag,
-        labels=labels, buildargs=buildargs or None, target=target or None,
-        nocache=ctx.options.no_cache if cache is None else not cache)
+    for attempt in (1, 2):   # a second build only when the first lost a cached image (CACHE_RACE)
+        text, error, image_id = _stream(
+            ctx, timeout=ctx.options.timeout("build"), path=str(context), dockerfile=dockerfile, tag=tag,
+            labels=labels, buildargs=buildargs or None, target=target or None,
+            nocache=ctx.options.no_cache if cache is None else not cache)
+        if attempt == 2 or not lost_to_a_concurrent_removal(error):
+            break
+        log.info("%s: %s", what, error)
+        ctx.event("build", f"{what}: a cached layer was removed during the build (by another grade "
+                           "on this engine): building again")
     seconds = time.monotonic() - started
     _trim_at_cleanup(ctx)  # registered before the image's removal below, so it runs after it
     keep_as_cache(ctx.docker, parse_steps(text, extra_steps=len(labels)))

@@ -9,6 +9,7 @@ import pytest
 from docker.errors import ImageNotFound
 
 from grader.constants import CACHE_REPOSITORY, LABEL_GRADER, LABEL_RUN
+from grader.docker import build
 from grader.docker.build import (
     CODE_CHANGE,
     BoundedLog,
@@ -113,6 +114,42 @@ def test_build_labels_times_and_cleanup_keeps_the_cache(tmp_path, docker_client)
         assert _build(again).steps[1].cached
     finally:
         again.close()
+
+
+RACE = ("failed to get digest sha256:fc68c0a12194bad43659129ac88526bf8ad3ef60ef3c285756245afbfe5f6bb9: open "
+        "/var/lib/docker/image/overlay2/imagedb/content/sha256/fc68c0a12194bad43659129ac88526bf8ad3ef60ef3c285756245afbfe5f6bb9: "
+        "no such file or directory")   # the kit's CI, a corpus grade beside others on one engine
+
+
+def test_only_a_cached_image_lost_mid_build_counts_as_a_race():
+    assert build.lost_to_a_concurrent_removal(RACE)
+    assert build.lost_to_a_concurrent_removal("No such image: sha256:0123abcd")
+    assert not build.lost_to_a_concurrent_removal("The command '/bin/sh -c exit 7' returned a non-zero code: 7")
+    assert not build.lost_to_a_concurrent_removal("COPY failed: file not found in build context")
+    assert not build.lost_to_a_concurrent_removal(None)
+
+
+@pytest.mark.docker
+def test_a_build_that_lost_a_cached_image_is_built_again(tmp_path, docker_client, monkeypatch):
+    """The engine's race (another grade removing an image this build took from the cache) is not the
+    student's fault: the grader builds once more, for real, and says so."""
+    real, calls = build._stream, []
+
+    def first_loses_a_layer(ctx, **kwargs):
+        calls.append(kwargs["tag"])
+        return ("Step 1/2 : FROM x\n", RACE, None) if len(calls) == 1 else real(ctx, **kwargs)
+
+    monkeypatch.setattr(build, "_stream", first_loses_a_layer)
+    events = []
+    ctx = _context(tmp_path, f'FROM {BASE}\nCMD ["python"]\n')
+    monkeypatch.setattr(ctx, "event", lambda kind, text: events.append((kind, text)))
+    try:
+        image = _build(ctx)
+        assert len(calls) == 2 and docker_client.images.get(image.tag).id == image.id
+        assert any("building again" in text for _, text in events), events
+    finally:
+        ctx.close()
+    assert leftovers(docker_client, ctx.run_id) == []
 
 
 @pytest.mark.docker
