@@ -55,9 +55,14 @@ def main(argv=None) -> None:
     passed = record.get("status") == "0"
     ratio = f"{BEFORE_S / total:>6.1f}x" if passed else f"{'-':>7}"   # a failed run's time is no figure
     print(f"{'CI .ci/run, clean clone (s)':<34} {BEFORE_S:>8} {total:>8} {ratio} {'<= ' + str(TARGET_S):>8}")
+    if passed:
+        verdict = "passed"
+    elif "status" not in record:
+        verdict = "status unknown"
+    else:
+        verdict = f"FAILED (exit {record['status']})"
     print(f"  make setup {record.get('setup_s', '?')} s + make test {record.get('test_s', '?')} s; "
-          f"commit {record.get('commit', '?')}, finished {record.get('finished', '?')}, "
-          f"{'passed' if passed else 'status unknown' if 'status' not in record else 'FAILED (exit ' + record['status'] + ')'}; "
+          f"commit {record.get('commit', '?')}, finished {record.get('finished', '?')}, {verdict}; "
           "before: a fresh machine, now: this one")
 
 
