@@ -22,7 +22,7 @@ from grader import doctor as doctor_module
 from grader import release as release_module
 from grader.batch import cli as batch_cli
 from grader.constants import LABEL_GRADER, LABEL_RUN, RUN_ID_PATTERN
-from grader.docker import engine
+from grader.docker import engine, publish
 from grader.docker.build import created_images, remove_unkept, trim_cache
 from grader.edition import instructor_only
 from grader.errors import EngineUnavailable, ReleaseError, WorkspaceError
@@ -136,7 +136,8 @@ def scratch_dirs(run_id: str | None, workroot: Path | None) -> list[Path]:
 
 
 def empty_cache(cli) -> int:
-    """Remove every cache tag (grader.docker.build), then untagged grader images no run holds."""
+    """Remove every cache tag (grader.docker.build), then untagged grader images no run holds, then the
+    kept registry (grader.docker.publish) unless a grade is using it; the exit status (1 on a problem)."""
     removed = trim_cache(cli, keep_bytes=-1)
     problems = []
     for image in cli.api.images(filters={"label": f"{LABEL_GRADER}=1", "dangling": True}):
@@ -147,6 +148,15 @@ def empty_cache(cli) -> int:
         except (APIError, DockerException) as exc:
             problems.append(f"image {image['Id'][:19]}: {exc}")
     print(f"removed {len(removed)} build cache entries and the untagged grader images no run holds")
+    try:  # the kept registry caches pushed layers (grader.docker.publish): emptied with the build cache
+        kept = publish.remove_kept_unused(cli)
+    except (APIError, DockerException, OSError) as exc:
+        problems.append(f"the kept registry {publish.KEPT_REGISTRY}: {exc}")
+    else:
+        if kept:
+            print(f"removed the kept registry {publish.KEPT_REGISTRY} and the layers it held")
+        elif kept is None:
+            print(f"kept registry {publish.KEPT_REGISTRY}: a grade is using it, so it stays")
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if problems else 0
@@ -170,7 +180,7 @@ def cleanup(argv: list[str]) -> int:
     which.add_argument("--all", action="store_true",
                        help="every grader-labelled resource, including those of a run still in progress")
     which.add_argument("--cache", action="store_true",
-                       help="empty the grader's build cache and remove untagged grader images")
+                       help="empty the grader's build cache and its kept registry, and remove untagged grader images")
     p.add_argument("--workroot", type=Path, metavar="DIR", help="where the runs put scratch copies")
     args = p.parse_args(argv)
     try:

@@ -514,10 +514,8 @@ class SharedRegistry:
 
     def check(self) -> None:
         """Measure its storage (`du` in the registry container) and set `full` past `keep_bytes`."""
-        try:
-            code, out = self.container.exec_run(["du", "-sk", "/var/lib/registry"])
-            used = int(out.split()[0]) * 1024 if code == 0 else 0
-        except (APIError, DockerException, ValueError, IndexError):
+        used = publish.registry_bytes(self.container)
+        if used is None:
             return
         if used > self.keep_bytes and not self.full:
             self.full = True

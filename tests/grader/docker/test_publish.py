@@ -14,14 +14,92 @@ from grader.errors import ResourceError
 from grader.options import Options
 
 
-def context(tmp_path: Path) -> Context:
-    return Context(options=Options(submission=tmp_path), run_id=uuid.uuid4().hex[:10], workdir=tmp_path,
-                   scratch=tmp_path)
+def context(tmp_path: Path, **options) -> Context:
+    return Context(options=Options(submission=tmp_path, **options), run_id=uuid.uuid4().hex[:10],
+                   workdir=tmp_path, scratch=tmp_path)
+
+
+@pytest.fixture
+def kept_name(docker_client):
+    """A kept registry of the test's own (the machine's one serves the suite's grades meanwhile)."""
+    name = f"mlops-grader-tool-registry-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    publish.remove_kept(docker_client, name=name)
+    publish.lock_path(name).unlink(missing_ok=True)
+
+
+def round_trip(docker_client, registry, repository: str) -> list[str]:
+    """Push hello-world as `repository`:1.0.0 under the registry's folder, pull it back; the push's progress."""
+    ref = registry.ref(f"{repository}:1.0.0")
+    source = docker_client.images.get("hello-world:latest")
+    source.tag(*ref.rsplit(":", 1))
+    try:
+        progress = publish.push(docker_client, ref, timeout=120)
+        publish.untag(docker_client, ref)
+        assert publish.pull(docker_client, ref, timeout=120).id == source.id
+        return progress
+    finally:
+        publish.untag(docker_client, ref)
+
+
+@pytest.mark.docker
+def test_grades_share_the_kept_registry_and_the_layers_pushed_to_it(tmp_path, docker_client, kept_name):
+    """Issue 13: a grade pushes to the machine's kept registry, under a folder named after the run; a
+    later grade finds it running and the engine mounts the layers already there instead of uploading
+    them. It is a grader tool (no run label): the grades' teardowns leave it running."""
+    ports = []
+    for index in range(2):
+        ctx = context(tmp_path)
+        try:
+            kept = publish.kept_registry(ctx, name=kept_name)
+            assert kept.namespace == ctx.run_id and kept.ref("a/b:1") == f"localhost:{kept.port}/{ctx.run_id}/a/b:1"
+            assert publish.KEPT_LABELS.items() <= kept.container.labels.items() and LABEL_RUN not in kept.container.labels
+            progress = round_trip(docker_client, kept, "mlops-kit/churn-api")
+            if index:
+                assert any("Mounted from" in line or "exists" in line for line in progress), progress
+                assert not any(line.endswith("Pushed") for line in progress), progress
+            assert publish.remove_kept_unused(docker_client, name=kept_name) is None, "in use: it stays"
+            ports.append(kept.port)
+        finally:
+            assert ctx.close() == []
+        assert publish.find_kept(docker_client, name=kept_name) is not None, "a grade's teardown leaves it running"
+    assert ports[0] == ports[1]
+    assert publish.remove_kept_unused(docker_client, name=kept_name) is True
+    assert publish.find_kept(docker_client, name=kept_name) is None
+    assert publish.remove_kept_unused(docker_client, name=kept_name) is False
+
+
+@pytest.mark.docker
+def test_a_full_kept_registry_starts_afresh_only_when_no_grade_uses_it(tmp_path, docker_client, kept_name):
+    """Past its storage cap the kept registry is started afresh (empty), but never under a grade that
+    is pushing to it: that grade holds the lock, and the full registry serves one more grade."""
+    first = context(tmp_path)
+    try:
+        used = publish.kept_registry(first, name=kept_name)
+        round_trip(docker_client, used, "x/y")
+        assert publish.registry_bytes(used.container) > 0
+        second = context(tmp_path)
+        try:
+            assert publish.kept_registry(second, name=kept_name, keep_bytes=0).container.id == used.container.id
+        finally:
+            assert second.close() == []
+    finally:
+        assert first.close() == []
+    events = []
+    third = Context(options=Options(submission=tmp_path), run_id=uuid.uuid4().hex[:10], workdir=tmp_path,
+                    scratch=tmp_path, on_event=lambda kind, text: events.append(text))
+    try:
+        fresh = publish.kept_registry(third, name=kept_name, keep_bytes=0)
+        assert fresh.container.id != used.container.id
+        assert any("started afresh" in text for text in events), events
+    finally:
+        assert third.close() == []
 
 
 @pytest.mark.docker
 def test_round_trip_through_a_local_registry(tmp_path, docker_client):
-    ctx = context(tmp_path)
+    """With --no-cache (cold figures) a run starts a throwaway registry of its own, labelled with the run."""
+    ctx = context(tmp_path, no_cache=True)
     source = docker_client.images.get("hello-world:latest")
     ref = None
     try:
@@ -99,8 +177,8 @@ def test_a_shared_registry_that_does_not_answer_is_replaced_by_the_run_s_own(tmp
     try:
         with pytest.raises(publish._NothingThere):
             publish._answers("http://localhost:1/v2/", give_up=True)
-        own = ctx.get("registry")
-        assert own.container is not None and own.namespace is None
+        own = ctx.get("registry")  # the machine's kept registry, as without --registry
+        assert own.namespace == ctx.run_id and publish._answers(f"http://127.0.0.1:{own.port}/v2/")
         assert any("does not answer" in w for w in ctx.warnings)
     finally:
         assert ctx.close() == []
