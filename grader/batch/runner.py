@@ -31,8 +31,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docker.errors import APIError, DockerException
-
 from grader import __version__, registry, reporters, resources
 from grader.batch import archives, gradebook, lms, records
 from grader.batch.display import Display, duration
