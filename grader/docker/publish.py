@@ -55,6 +55,7 @@ class LocalRegistry:
     port: int
     host: str = "localhost"   # "localhost" needs no insecure-registry setting in the engine
     namespace: str | None = None
+    kept: bool = False        # the machine's kept registry (kept_registry)
 
     @property
     def address(self) -> str:
@@ -252,7 +253,24 @@ def kept_registry(ctx, *, name: str = KEPT_REGISTRY, keep_bytes: int = KEPT_KEEP
             raise ResourceError("the kept registry stopped answering while this grade waited for it")
     container, port = found
     ctx.event("registry", f"kept registry on localhost:{port}, folder {ctx.run_id}/")
-    return LocalRegistry(container=container, port=port, namespace=ctx.run_id)
+    return LocalRegistry(container=container, port=port, namespace=ctx.run_id, kept=True)
+
+
+def own_registry(ctx) -> LocalRegistry:
+    """A throwaway registry of the run's own (start_registry), removed by the run's cleanup.
+    Raises ResourceError when it cannot start."""
+    container, network, port = start_registry(ctx.docker, name=ctx.name("registry"),
+                                              labels=ctx.labels, timeout=ctx.options.timeout("ready"))
+    ctx.defer("remove the local registry", lambda: remove_registry(container, network))
+    ctx.event("registry", f"local registry on 127.0.0.1:{port}")
+    return LocalRegistry(container=container, port=port)
+
+
+def gone(cli, kept: LocalRegistry) -> bool:
+    """Whether the kept registry a grade was given no longer answers as that same container (stopped
+    or removed by hand, or started afresh meanwhile)."""
+    found = find_kept(cli, name=kept.container.name) if kept.container is not None else None
+    return found is None or found[0].id != kept.container.id
 
 
 @provides("registry", blame="8.push-pull", depends=(), releasable=True)
@@ -279,11 +297,7 @@ def registry(ctx) -> LocalRegistry:
         except (ResourceError, OSError) as exc:
             log.warning("the kept registry is not available (%s): this grade starts its own",
                         getattr(exc, "message", exc))
-    container, network, port = start_registry(ctx.docker, name=ctx.name("registry"), labels=ctx.labels,
-                                              timeout=ctx.options.timeout("ready"))
-    ctx.defer("remove the local registry", lambda: remove_registry(container, network))
-    ctx.event("registry", f"local registry on 127.0.0.1:{port}")
-    return LocalRegistry(container=container, port=port)
+    return own_registry(ctx)
 
 
 def tag(cli, image: str, ref: str) -> None:
@@ -374,14 +388,27 @@ def published(ctx) -> Published:
     if name is None:
         raise ResourceError(f"the API service `{api}` has no usable `image:` name to publish", blame="8.tagged")
     built = ctx.get("stack_images")[api]
-    target = ctx.get("registry").ref(f"{name.repository}:{name.tag or 'latest'}")
+    registry = ctx.get("registry")
     cli, timeout, started = ctx.docker, ctx.options.timeout("push"), time.monotonic()
-    ctx.defer(f"untag {target}", lambda: untag(cli, target))
-    try:
+
+    def round_trip(target: str):
+        ctx.defer(f"untag {target}", lambda: untag(cli, target))
         tag(cli, built.tag, target)
         push(cli, target, timeout=timeout)
         untag(cli, target)
-        pulled = pull(cli, target, timeout=timeout)
+        return pull(cli, target, timeout=timeout)
+
+    target = registry.ref(f"{name.repository}:{name.tag or 'latest'}")
+    try:
+        try:
+            pulled = round_trip(target)
+        except (APIError, ResourceError):
+            if not (registry.kept and gone(cli, registry)):
+                raise
+            # The grader's own tool went away mid-grade (stopped by hand): not the student's fault.
+            ctx.warn("the grader's kept registry went away during the push: this grade pushed to a registry of its own")
+            target = own_registry(ctx).ref(f"{name.repository}:{name.tag or 'latest'}")
+            pulled = round_trip(target)
     except (APIError, ResourceError) as exc:
         raise ResourceError(f"the image did not round-trip through the registry: {getattr(exc, 'message', exc)}",
                             expected=f"docker push and docker pull of {target} to succeed") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from grader.constants import LABEL_RUN
@@ -62,3 +64,33 @@ def test_push_pull_round_trip_of_the_api_image(tmp_path, docker_client):
     assert problems == [] and leftovers(docker_client, ctx.run_id) == []
     assert not [t for i in list_images(docker_client) for t in i.tags if t.startswith(registry)]
     assert not docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={ctx.run_id}"})
+
+
+@pytest.mark.docker
+def test_a_kept_registry_that_goes_away_mid_grade_costs_the_student_nothing(tmp_path, docker_client):
+    """The grader's kept registry stopped by hand during a grade (grader.docker.publish): the push
+    goes to a throwaway registry of the run's own instead, with a note; 8.push-pull passes."""
+    from grader.docker import publish
+
+    name = f"mlops-grader-tool-registry-test-{uuid.uuid4().hex[:8]}"
+    root = small_stack(tmp_path / "sub")
+    compose = root / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("    container_name: fixed-api\n",
+                                                   "    container_name: fixed-api\n    image: grader-test/tiny-api:0.1.0\n"))
+    ctx = context(tmp_path, root)
+    impl = get("8.push-pull")
+    try:
+        kept = publish.kept_registry(ctx, name=name)
+        ctx._resources["registry"] = kept   # as the provider would give it, under the test's own name
+        assert not publish.gone(docker_client, kept)
+        kept.container.stop(timeout=0)
+        assert publish.gone(docker_client, kept)
+        outcome = impl.call(ctx, {n: ctx.get(n) for n in impl.requires})
+    finally:
+        problems = ctx.close()
+        publish.remove_kept(docker_client, name=name)
+        publish.lock_path(name).unlink(missing_ok=True)
+    assert outcome.passed, outcome
+    assert f"/{ctx.run_id}/" not in outcome.message.split(" (")[0], "pushed to the run's own registry, not the kept one"
+    assert any("kept registry went away" in w for w in ctx.warnings), ctx.warnings
+    assert problems == [] and leftovers(docker_client, ctx.run_id) == []
