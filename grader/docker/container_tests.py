@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,21 +215,6 @@ def container_tests(ctx) -> ContainerTests:
                 raise NotPlanted("stopped")
             return planting.plant(ctx, chaff, image=image, facts=facts, tag=_neutral_tag(ctx))
 
-    def valid_so_far() -> frozenset[str]:
-        """Once every wheat run has ended (or the run stops): the tests that passed on every correct
-        image, the only ones whose failure on a chaff counts (grader.tasks.common.valid_tests); empty
-        when a wheat run gave no result (the chaff runs then run every test, as they always did)."""
-        while not stop.is_set():
-            done, _ = wait_futures(wheat_futures, timeout=0.5)
-            if len(done) == len(wheat_futures):
-                break
-        if stop.is_set() or any(f.exception() for f in wheat_futures):
-            return frozenset()
-        runs = [f.result().run for f in wheat_futures]
-        if any(r.error or not r.tests for r in runs):
-            return frozenset()
-        return frozenset.intersection(*(r.passed for r in runs))
-
     def chaff_job(chaff: Chaff) -> ChaffRun:
         try:
             planted = builds[chaff.id].result()  # NotPlanted when the image could not be made
@@ -246,12 +230,11 @@ def container_tests(ctx) -> ContainerTests:
             if not proof.holds:
                 raise SkipTests(f"the planted fault did not show ({proof.evidence})", evidence=proof)
             return proof
-        valid = valid_so_far()  # before taking a place: a run waits for the wheats without holding one
         with runs:
             if stop.is_set():
                 return ChaffRun(chaff=chaff, planted=False, reason="stopped", unproven=True)
             run = sandbox.run_suite(ctx, image=planted.tag, tests=files.root, port=port, runner=runner,
-                                    must_answer=False, before=prove, stop=stop, stop_on=valid)
+                                    must_answer=False, before=prove, stop=stop)
         proof = run.evidence if isinstance(run.evidence, Proof) else None
         if proof is None or not proof.holds:
             return ChaffRun(chaff=chaff, planted=False, run=run, proof=proof, reason=run.error or "no proof",
@@ -269,7 +252,6 @@ def container_tests(ctx) -> ContainerTests:
         builds = {chaff.id: builder.submit(build_job, chaff) for chaff in slow_first}
         for index, (label, wheat) in enumerate(wheats):
             jobs[pool.submit(wheat_job, label, wheat, index == 0)] = ("wheat", index)
-        wheat_futures = list(jobs)
         for chaff in sorted(chaffs, key=lambda c: c.how == "dockerfile"):
             jobs[pool.submit(chaff_job, chaff)] = ("chaff", chaff.id)
         done_wheats: dict[int, WheatRun] = {}

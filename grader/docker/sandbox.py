@@ -83,9 +83,6 @@ RESULT_MARK = "MLOPS-GRADER-RESULT "  # the runner's last line (grader/docker/ru
 OUTPUT_CHARS = 4000                   # characters of pytest's output kept in a SuiteRun
 LOOPBACK_EVERY = 4                    # readiness polls (0.5 s apart) between two probes from inside
 PASSED = "passed"
-NOT_RUN = "not run"                   # a test the run never started (SuiteRun.outcome)
-RUN_DIR = "/run/mlops-grader"         # in the runner: the run's sockets and its stop-on file (read-only)
-STOP_ON_FILE = "stop-on.json"
 
 
 @dataclass(frozen=True)
@@ -137,7 +134,7 @@ class SuiteRun:
 
     def outcome(self, nodeid: str) -> TestOutcome:
         return next((t for t in self.tests if t.nodeid == nodeid),
-                    TestOutcome(nodeid, NOT_RUN, self.error or "the test did not run"))
+                    TestOutcome(nodeid, "not run", self.error or "the test did not run"))
 
 
 class SkipTests(Exception):
@@ -334,14 +331,9 @@ def wait_ready(service: Service, *, port: int, timeout: float, stop: threading.E
 
 
 def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answer: bool,
-              before: Callable[[Service], object] | None = None, stop: threading.Event | None = None,
-              stop_on: frozenset[str] = frozenset()) -> SuiteRun:
+              before: Callable[[Service], object] | None = None, stop: threading.Event | None = None) -> SuiteRun:
     """Run the tests copied to `tests` (collect_tests) against a container of `image`; never raises
     for what the tests or the image do.
-
-    `stop_on` (node ids): the run stops once one of them ends without passing; the tests after it
-    are then NOT_RUN (SuiteRun.outcome). The runner's plugin does it (MLOPS_STOP_ON,
-    grader/docker/runner/container_tests_report.py).
 
     `port` is the API's port in the container; `runner` the test-runner image's tag. With
     `must_answer` (a correct image) the container must answer GET /health first, else ResourceError
@@ -398,13 +390,8 @@ def run_suite(ctx, *, image: str, tests: Path, port: int, runner: str, must_answ
         try:
             with ApiProxy(path=proxy_dir / "docker.sock", scope=scope, engine=engine_address()) as proxy, \
                     PortForward(path=proxy_dir / "api.sock", target=(address, port) if address else None):
-                selection = {}
-                if stop_on:
-                    (proxy_dir / STOP_ON_FILE).write_text(json.dumps(sorted(stop_on)), encoding="utf-8")
-                    (proxy_dir / STOP_ON_FILE).chmod(0o644)
-                    selection["MLOPS_STOP_ON"] = f"{RUN_DIR}/{STOP_ON_FILE}"
                 result, output_logs = _run_runner(ctx, run=run, runner=runner, tests=tests, proxy_dir=proxy_dir,
-                                                  token=token, stop=stop, selection=selection)
+                                                  token=token, stop=stop)
                 refused = tuple(proxy.refused)
         except OSError as exc:  # e.g. a socket that cannot be made: the sandbox's fault, never the tests'
             raise ResourceError(f"the test sandbox could not be set up: {exc}") from None
@@ -442,18 +429,18 @@ def _address(container) -> str | None:
 
 
 def _run_runner(ctx, *, run: _Run, runner: str, tests: Path, proxy_dir: Path, token: str,
-                stop: threading.Event, selection: dict[str, str]) -> tuple[dict | None, str]:
+                stop: threading.Event) -> tuple[dict | None, str]:
     """Start the runner, wait for it within the limits, return (its result or None, why none)."""
     limit = RUN_LIMIT * ctx.options.timeout_scale
     left = ctx.options.remaining()  # a time budget (--time-budget) bounds the run as it bounds every timeout
     if left is not None:
         limit = min(limit, max(left - KILL_GRACE, 1.0))
-    environment = {"DOCKER_HOST": f"unix://{RUN_DIR}/docker.sock", "DOCKER_CONFIG": "/tmp/.docker",
+    environment = {"DOCKER_HOST": "unix:///run/mlops-grader/docker.sock", "DOCKER_CONFIG": "/tmp/.docker",
                    "API_CONTAINER": ALIAS, "API_URL": f"http://localhost:{PUBLISHED_PORT}",
-                   "MLOPS_API_SOCKET": f"{RUN_DIR}/api.sock", "MLOPS_PUBLISH": str(PUBLISHED_PORT),
-                   "MLOPS_TIME_LIMIT": str(int(limit)), "MLOPS_TEST_TIMEOUT": str(TEST_TIMEOUT), **selection}
+                   "MLOPS_API_SOCKET": "/run/mlops-grader/api.sock", "MLOPS_PUBLISH": str(PUBLISHED_PORT),
+                   "MLOPS_TIME_LIMIT": str(int(limit)), "MLOPS_TEST_TIMEOUT": str(TEST_TIMEOUT)}
     mounts = [Mount("/lab", str(tests), type="bind", read_only=True),
-              Mount(RUN_DIR, str(proxy_dir), type="bind", read_only=True),
+              Mount("/run/mlops-grader", str(proxy_dir), type="bind", read_only=True),
               Mount("/usr/local/bin/docker", docker_cli(), type="bind", read_only=True)]
     try:
         container = ctx.docker.containers.create(

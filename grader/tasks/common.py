@@ -10,7 +10,6 @@ from pathlib import Path
 import testinfra
 
 from grader.chaffs import Chaff
-from grader.docker.sandbox import NOT_RUN, PASSED
 from grader.docker.service import ALL_INTERFACES, has_healthcheck, healthcheck_budget, serving_port
 from grader.errors import Inconclusive, ResourceError
 from grader.parse.dockerfiles import DockerfileModel
@@ -227,11 +226,7 @@ def catches_outcome(result, *, chaff: Chaff) -> Outcome:
     if run.error:
         return fail(f"your tests gave no result on the image where {chaff.title}: {run.error}",
                     expected="the tests to run to the end", found=run.error, details=run.output[-DETAILS_CHARS:] or None)
-    not_passed = [n for n in valid if run.outcome(n).outcome != PASSED]
-    # A chaff run stops at the first valid test that does not pass (run_suite's stop_on): the tests
-    # after it never ran, and did not catch anything. A run cut off by its time limit without a
-    # failure counts the tests it never reached, as it always did.
-    caught = sorted([n for n in not_passed if run.outcome(n).outcome != NOT_RUN] or not_passed)
+    caught = sorted(n for n in valid if run.outcome(n).outcome != "passed")
     evidence = f"planted: {planted.proof.evidence}" if planted.proof else "planted"
     if caught:
         first = run.outcome(caught[0])
