@@ -234,19 +234,28 @@ def kept_registry(ctx, *, name: str = KEPT_REGISTRY, keep_bytes: int = KEPT_KEEP
     fd = os.open(lock_path(name), os.O_RDONLY | os.O_CREAT, 0o666)
     ctx.defer("release the kept registry", lambda: os.close(fd))  # closing the file drops the lock
     timeout = ctx.options.timeout("ready")
-    if not wait.poll(lambda: _flock(fd, fcntl.LOCK_SH), timeout=LOCK_WAIT_S, interval=0.1):
+    lock_wait = min(LOCK_WAIT_S, timeout)
+    if not wait.poll(lambda: _flock(fd, fcntl.LOCK_SH), timeout=lock_wait, interval=0.1):
         raise ResourceError(f"another grade held the kept registry's lock ({lock_path(name)}) for {LOCK_WAIT_S:.0f} s")
+    try:
+        return _take_kept(ctx, fd=fd, name=name, keep_bytes=keep_bytes, timeout=timeout)
+    except BaseException:
+        fcntl.flock(fd, fcntl.LOCK_UN)  # a failed start must not hold the lock for the rest of the grade
+        raise
+
+
+def _take_kept(ctx, *, fd: int, name: str, keep_bytes: int, timeout: float) -> LocalRegistry:
     found = find_kept(ctx.docker, name=name)
     used = registry_bytes(found[0]) if found else None
     if found is None or (used or 0) > keep_bytes:
         fcntl.flock(fd, fcntl.LOCK_UN)  # to start it, hold the lock alone, or wait for whoever does
-        if wait.poll(lambda: _flock(fd, fcntl.LOCK_EX), timeout=0 if found else LOCK_WAIT_S, interval=0.1):
+        if wait.poll(lambda: _flock(fd, fcntl.LOCK_EX), timeout=0 if found else min(LOCK_WAIT_S, timeout), interval=0.1):
             found = find_kept(ctx.docker, name=name)
             if found is None or (registry_bytes(found[0]) or 0) > keep_bytes:
                 if found:
                     ctx.event("registry", f"the kept registry held {(used or 0) // 1_000_000} MB: started afresh")
                 found = _start_kept(ctx.docker, name=name, timeout=timeout)
-        if not wait.poll(lambda: _flock(fd, fcntl.LOCK_SH), timeout=LOCK_WAIT_S, interval=0.1):
+        if not wait.poll(lambda: _flock(fd, fcntl.LOCK_SH), timeout=min(LOCK_WAIT_S, timeout), interval=0.1):
             raise ResourceError(f"another grade held the kept registry's lock ({lock_path(name)}) for {LOCK_WAIT_S:.0f} s")
         found = found or find_kept(ctx.docker, name=name)
         if found is None:
