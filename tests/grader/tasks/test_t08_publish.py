@@ -44,13 +44,18 @@ def test_parse_image():
     assert parse_image("acme/api").tag is None
 
 
-@pytest.mark.docker
-def test_push_pull_round_trip_of_the_api_image(tmp_path, docker_client):
+def tagged_stack(tmp_path):
+    """A context on the small stack whose API service is tagged grader-test/tiny-api:0.1.0."""
     root = small_stack(tmp_path / "sub")
     compose = root / "docker-compose.yml"
     compose.write_text(compose.read_text().replace("    container_name: fixed-api\n",
                                                    "    container_name: fixed-api\n    image: grader-test/tiny-api:0.1.0\n"))
-    ctx = context(tmp_path, root)
+    return context(tmp_path, root)
+
+
+@pytest.mark.docker
+def test_push_pull_round_trip_of_the_api_image(tmp_path, docker_client):
+    ctx = tagged_stack(tmp_path)
     impl = get("8.push-pull")
     try:
         outcome = impl.call(ctx, {name: ctx.get(name) for name in impl.requires})
@@ -73,11 +78,7 @@ def test_a_kept_registry_that_goes_away_mid_grade_costs_the_student_nothing(tmp_
     from grader.docker import publish
 
     name = f"mlops-grader-tool-registry-test-{uuid.uuid4().hex[:8]}"
-    root = small_stack(tmp_path / "sub")
-    compose = root / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace("    container_name: fixed-api\n",
-                                                   "    container_name: fixed-api\n    image: grader-test/tiny-api:0.1.0\n"))
-    ctx = context(tmp_path, root)
+    ctx = tagged_stack(tmp_path)
     impl = get("8.push-pull")
     try:
         kept = publish.kept_registry(ctx, name=name)
